@@ -1,0 +1,76 @@
+// mlx-sched: the one file that knows which compiler it is in.
+//
+// The schedule math (schedule.h) is written once in a subset of C++ that is
+// also valid CUDA and Metal Shading Language: float only (Metal has no
+// double), no std::, fixed-width integers, and these macros for qualifiers.
+#pragma once
+
+#if defined(__METAL_VERSION__)
+#include <metal_stdlib>
+#define SCHED_FN inline
+#define SCHED_GLOBAL device  // address space of program and step buffers
+#define SCHED_THREAD thread  // address space of per-thread out-parameters
+typedef int sched_i32;
+typedef uint sched_u32;
+typedef long sched_i64;
+typedef ulong sched_u64;
+SCHED_FN float sched_bits_to_float(sched_u32 u) { return as_type<float>(u); }
+SCHED_FN sched_u32 sched_float_to_bits(float f) { return as_type<sched_u32>(f); }
+SCHED_FN float sched_fma(float a, float b, float c) { return metal::fma(a, b, c); }
+
+#elif defined(__CUDACC__)
+#include <cstdint>
+#define SCHED_FN __host__ __device__ __forceinline__
+#define SCHED_GLOBAL
+#define SCHED_THREAD
+typedef int32_t sched_i32;
+typedef uint32_t sched_u32;
+typedef int64_t sched_i64;
+typedef uint64_t sched_u64;
+SCHED_FN float sched_bits_to_float(sched_u32 u) {
+#ifdef __CUDA_ARCH__
+  return __uint_as_float(u);
+#else
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+#endif
+}
+SCHED_FN sched_u32 sched_float_to_bits(float f) {
+#ifdef __CUDA_ARCH__
+  return __float_as_uint(f);
+#else
+  sched_u32 u;
+  memcpy(&u, &f, 4);
+  return u;
+#endif
+}
+SCHED_FN float sched_fma(float a, float b, float c) { return fmaf(a, b, c); }
+
+#else  // plain C++ (CPU backend, Metal host emulation in the tests)
+#include <cstdint>
+#include <cstring>
+#define SCHED_FN inline __attribute__((always_inline))
+#define SCHED_GLOBAL
+#define SCHED_THREAD
+typedef int32_t sched_i32;
+typedef uint32_t sched_u32;
+typedef int64_t sched_i64;
+typedef uint64_t sched_u64;
+SCHED_FN float sched_bits_to_float(sched_u32 u) {
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+SCHED_FN sched_u32 sched_float_to_bits(float f) {
+  sched_u32 u;
+  memcpy(&u, &f, 4);
+  return u;
+}
+// A hardware FMA where the target has one (the AVX2 clone), a correctly
+// rounded software one elsewhere; never a contraction the compiler chooses.
+SCHED_FN float sched_fma(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
+#endif
+
+#define SCHED_I64_MAX ((sched_i64)0x7fffffffffffffffLL)
+#define SCHED_I64_MIN (-SCHED_I64_MAX - 1)

@@ -1,0 +1,412 @@
+// mlx-sched: every schedule formula, once.
+//
+// Included unchanged by the CPU backend (C++), the CUDA kernels and the Metal
+// shaders. Float arithmetic only: integer parts of a step are reduced exactly
+// in 64-bit integers, what needs more than float precision (rate^step for
+// steps up to 2^53) is carried as a float pair, and transcendental functions
+// are short polynomials (no libm call: the CPU loops vectorize).
+//
+// Evaluation goes through a "plan": for a segment and a local integer step a,
+// sched_make_plan reduces everything that depends on a's magnitude (the
+// period of a cosine, rate^a, the stair of a step decay) and returns a
+// branch-free formula in a small float x = i + frac (i = step - a, an int32)
+// that holds for every step in [a, plan.limit]. One step is a plan at i = 0;
+// a run of steps (range mode, or a block of nearby steps) shares one plan.
+#pragma once
+
+#include "program.h"
+
+// ---------------------------------------------------------------- integers
+
+SCHED_FN sched_i64 sched_min64(sched_i64 a, sched_i64 b) { return a < b ? a : b; }
+
+SCHED_FN sched_i64 sched_sat_sub(sched_i64 a, sched_i64 b) {
+  if (b < 0 && a > SCHED_I64_MAX + b) return SCHED_I64_MAX;
+  if (b > 0 && a < SCHED_I64_MIN + b) return SCHED_I64_MIN;
+  return a - b;
+}
+
+SCHED_FN sched_i64 sched_sat_add(sched_i64 a, sched_i64 b) {
+  if (b > 0 && a > SCHED_I64_MAX - b) return SCHED_I64_MAX;
+  if (b < 0 && a < SCHED_I64_MIN - b) return SCHED_I64_MIN;
+  return a + b;
+}
+
+// floor(a / n) for n > 0
+SCHED_FN sched_i64 sched_floor_div(sched_i64 a, sched_i64 n) {
+  sched_i64 q = a / n;
+  return (a % n != 0 && a < 0) ? q - 1 : q;
+}
+
+// ------------------------------------------------------------------ floats
+
+#define SCHED_LOG2E 1.44269504088896341f
+#define SCHED_LN2_HI 0.693147182464599609375f  // float(ln 2)
+#define SCHED_LN2_LO -1.904654323148236e-09f   // ln 2 - SCHED_LN2_HI
+#define SCHED_RMAGIC 12582912.0f               // 1.5 * 2^23: x + M - M rounds to an integer
+
+SCHED_FN float sched_nan() { return sched_bits_to_float(0x7fc00000u); }
+SCHED_FN float sched_inf() { return sched_bits_to_float(0x7f800000u); }
+
+// nearest integer, |x| < 2^22
+SCHED_FN float sched_rint(float x) { return (x + SCHED_RMAGIC) - SCHED_RMAGIC; }
+
+// e^r for |r| <= ~0.36 (Cephes expf polynomial, ~1 ulp)
+SCHED_FN float sched_exp_poly(float r) {
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  return p * (r * r) + r + 1.0f;
+}
+
+// sin and cos for |x| <= pi/4 (Cephes sinf/cosf polynomials, ~1 ulp)
+SCHED_FN float sched_sin_poly(float x) {
+  float z = x * x;
+  return x + x * z * ((-1.9515295891e-4f * z + 8.3321608736e-3f) * z - 1.6666654611e-1f);
+}
+
+SCHED_FN float sched_cos_poly(float x) {
+  float z = x * x;
+  return 1.0f - 0.5f * z +
+      z * z * ((2.443315711809948e-5f * z - 1.388731625493765e-3f) * z + 4.166664568298827e-2f);
+}
+
+// 2^k for k in [-126, 127]
+SCHED_FN float sched_pow2i(sched_i32 k) { return sched_bits_to_float((sched_u32)(k + 127) << 23); }
+
+// v * 2^k without intermediate overflow for |k| up to 2^30 (saturates to 0 or inf)
+SCHED_FN float sched_ldexp(float v, sched_i32 k) {
+  k = k < -252 ? -252 : (k > 254 ? 254 : k);
+  sched_i32 k1 = k >> 1;
+  return v * sched_pow2i(k1) * sched_pow2i(k - k1);
+}
+
+// Float pairs hi + lo (about 48 bits).
+struct sched_ff {
+  float hi;
+  float lo;
+};
+
+SCHED_FN sched_ff sched_two_prod(float a, float b) {
+  sched_ff r;
+  r.hi = a * b;
+  r.lo = sched_fma(a, b, -r.hi);
+  return r;
+}
+
+SCHED_FN sched_ff sched_two_sum(float a, float b) {
+  sched_ff r;
+  r.hi = a + b;
+  float bb = r.hi - a;
+  r.lo = (a - (r.hi - bb)) + (b - bb);
+  return r;
+}
+
+// (Lh + Ll) * q for any 64-bit q: q is split into three 24-bit parts, each exact in float.
+SCHED_FN sched_ff sched_ff_mul_i64(float Lh, float Ll, sched_i64 q) {
+  bool neg = q < 0;
+  sched_u64 u = neg ? (sched_u64)0 - (sched_u64)q : (sched_u64)q;
+  float q2 = (float)(sched_i32)(u >> 48) * 281474976710656.0f;  // 2^48
+  float q1 = (float)(sched_i32)((u >> 24) & 0xffffffu) * 16777216.0f;
+  float q0 = (float)(sched_i32)(u & 0xffffffu);
+  sched_ff a = sched_two_prod(Lh, q2);
+  sched_ff b = sched_two_prod(Lh, q1);
+  sched_ff c = sched_two_prod(Lh, q0);
+  sched_ff s = sched_two_sum(a.hi, b.hi);
+  sched_ff t = sched_two_sum(s.hi, c.hi);
+  float lo = ((s.lo + t.lo) + (a.lo + b.lo + c.lo)) + Ll * ((q2 + q1) + q0);
+  sched_ff r = sched_two_sum(t.hi, lo);
+  if (neg) {
+    r.hi = -r.hi;
+    r.lo = -r.lo;
+  }
+  return r;
+}
+
+// e^(hi + lo) = m * 2^k with |m| in [0.7, 1.42]; k saturates at +-2^28.
+struct sched_exp_split {
+  float m;
+  sched_i32 k;
+};
+
+SCHED_FN sched_exp_split sched_exp_ff(sched_ff e) {
+  float t = e.hi * SCHED_LOG2E;
+  t = t < -268435456.0f ? -268435456.0f : (t > 268435456.0f ? 268435456.0f : t);
+  float kf = (t > -4194304.0f && t < 4194304.0f) ? sched_rint(t) : t;
+  sched_ff pk = sched_two_prod(kf, SCHED_LN2_HI);
+  float r = ((e.hi - pk.hi) - pk.lo) - kf * SCHED_LN2_LO + e.lo;
+  sched_exp_split out;
+  out.m = sched_exp_poly(r);
+  out.k = (sched_i32)kf;
+  return out;
+}
+
+// ------------------------------------------------------------------- steps
+
+// A step as an exact integer part and a fraction in [0, 1) (float steps).
+struct sched_step {
+  sched_i64 ip;
+  float frac;
+  bool nan;
+};
+
+SCHED_FN sched_step sched_step_from_i64(sched_i64 v) {
+  sched_step s;
+  s.ip = v;
+  s.frac = 0.0f;
+  s.nan = false;
+  return s;
+}
+
+// uint64 steps >= 2^63 saturate (no schedule value changes that far out).
+SCHED_FN sched_step sched_step_from_u64(sched_u64 v) {
+  return sched_step_from_i64(v > (sched_u64)SCHED_I64_MAX ? SCHED_I64_MAX : (sched_i64)v);
+}
+
+// NaN stays NaN; +-inf and |x| >= 2^63 saturate.
+SCHED_FN sched_step sched_step_from_float(float x) {
+  sched_step s = sched_step_from_i64(0);
+  if (x != x) {
+    s.nan = true;
+  } else if (x >= 9223372036854775808.0f) {
+    s.ip = SCHED_I64_MAX;
+  } else if (x < -9223372036854775808.0f) {
+    s.ip = SCHED_I64_MIN;
+  } else if (x >= 8388608.0f || x <= -8388608.0f) {
+    s.ip = (sched_i64)x;  // already an integer
+  } else {
+    float t = (float)(sched_i32)x;
+    t = t > x ? t - 1.0f : t;
+    s.ip = (sched_i64)t;
+    s.frac = x - t;
+  }
+  return s;
+}
+
+// ------------------------------------------------------------------- plans
+
+#define SCHED_OP_CONST 0    // v = c0
+#define SCHED_OP_AFFINE 1   // v = c0 + c1 * ((A + sgn x) * scale)
+#define SCHED_OP_COS2 2     // v = c0 + c1 * cos^2((A + x) * scale)
+#define SCHED_OP_SIN2 3     // v = c0 + c1 * sin^2((A + x) * scale)
+#define SCHED_OP_EXP 4      // v = +-c1 * 2^ek * e^(L x'), x' = x or the stair index
+#define SCHED_OP_SELECT0 5  // v = x == 0 ? c0 : c1
+
+// Longest run one plan covers: keeps x = i + frac exact in float.
+#define SCHED_RUN_MAX 8388608  // 2^23
+// Largest |L| * run for exponential plans: keeps e^(L x) accurate in float pairs.
+#define SCHED_EXP_SPAN 1048576.0f  // 2^20
+
+struct sched_plan {
+  sched_i32 op;
+  sched_i32 flags;
+  float c0, c1, A, sgn, scale, Lh, Ll, inv_n;
+  sched_i32 ek, par, bm, n;
+  sched_i64 limit;  // the plan holds for local steps a..limit
+};
+
+SCHED_FN float sched_op_affine(sched_plan P, float x) {
+  return P.c0 + P.c1 * ((P.A + P.sgn * x) * P.scale);
+}
+
+SCHED_FN float sched_op_cos2(sched_plan P, float x) {
+  float c = sched_cos_poly((P.A + x) * P.scale);
+  return P.c0 + P.c1 * (c * c);
+}
+
+SCHED_FN float sched_op_sin2(sched_plan P, float x) {
+  float s = sched_sin_poly((P.A + x) * P.scale);
+  return P.c0 + P.c1 * (s * s);
+}
+
+SCHED_FN float sched_op_exp(sched_plan P, sched_i32 i, float frac) {
+  sched_i32 kint = i;
+  float x = (float)i + frac;
+  if (P.flags & SCHED_FLAG_STAIRCASE) {
+    sched_i32 j = P.bm + i;  // < 2^24: exact in float
+    sched_i32 q = (sched_i32)((float)j * P.inv_n);
+    q -= (q * P.n > j) ? 1 : 0;
+    q += ((q + 1) * P.n <= j) ? 1 : 0;
+    kint = q;
+    x = (float)q;
+  }
+  float ph = P.Lh * x;
+  float pl = sched_fma(P.Lh, x, -ph) + P.Ll * x;
+  float kf = sched_rint(ph * SCHED_LOG2E);
+  sched_ff pk = sched_two_prod(kf, SCHED_LN2_HI);
+  float r = ((ph - pk.hi) - pk.lo) - kf * SCHED_LN2_LO + pl;
+  float v = P.c1 * sched_exp_poly(r);
+  if (P.flags & SCHED_FLAG_NEG_RATE) {
+    v = ((P.par ^ kint) & 1) ? -v : v;
+    v = (!(P.flags & SCHED_FLAG_STAIRCASE) && frac != 0.0f) ? sched_nan() : v;
+  }
+  return sched_ldexp(v, (sched_i32)kf + P.ek);
+}
+
+SCHED_FN float sched_op_select0(sched_plan P, float x) { return x == 0.0f ? P.c0 : P.c1; }
+
+SCHED_FN float sched_plan_eval(sched_plan P, sched_i32 i, float frac) {
+  float x = (float)i + frac;
+  switch (P.op) {
+    case SCHED_OP_AFFINE:
+      return sched_op_affine(P, x);
+    case SCHED_OP_COS2:
+      return sched_op_cos2(P, x);
+    case SCHED_OP_SIN2:
+      return sched_op_sin2(P, x);
+    case SCHED_OP_EXP:
+      return sched_op_exp(P, i, frac);
+    case SCHED_OP_SELECT0:
+      return sched_op_select0(P, x);
+    default:
+      return P.c0;
+  }
+}
+
+SCHED_FN sched_plan sched_const_plan(float v) {
+  sched_plan P;
+  P.op = SCHED_OP_CONST;
+  P.flags = 0;
+  P.c0 = v;
+  P.c1 = 0.0f;
+  P.A = 0.0f;
+  P.sgn = 1.0f;
+  P.scale = 0.0f;
+  P.Lh = 0.0f;
+  P.Ll = 0.0f;
+  P.inv_n = 1.0f;
+  P.ek = 0;
+  P.par = 0;
+  P.bm = 0;
+  P.n = 1;
+  P.limit = SCHED_I64_MAX;
+  return P;
+}
+
+// linear: v = end + (init - end) * (n - min(s, n)) / n   (no lower clamp, as MLX)
+SCHED_FN sched_plan sched_plan_linear(sched_segment seg, sched_i64 a) {
+  sched_plan P = sched_const_plan(seg.p[0]);
+  if (a < seg.n) {
+    P.op = SCHED_OP_AFFINE;
+    P.c1 = seg.p[1];
+    P.A = (float)sched_sat_sub(seg.n, a);
+    P.sgn = -1.0f;
+    P.scale = seg.p[2];
+    P.limit = seg.n - 1;
+  }
+  return P;
+}
+
+// cosine: v = end + (init - end) * (1 + cos(pi min(s, n) / n)) / 2
+//           = end + (init - end) * cos^2(pi s / (2n)).
+// With s = m n + d, |d| <= n/2: cos^2 (m even) or sin^2 (m odd) of pi d / (2n),
+// so the angle stays within pi/4 and tiny values keep full relative precision.
+SCHED_FN sched_plan sched_plan_cosine(sched_segment seg, sched_i64 a) {
+  sched_plan P = sched_const_plan(seg.p[0]);
+  sched_i64 n = seg.n;
+  if (a < n) {
+    sched_i64 h = n / 2;
+    sched_i64 m = sched_floor_div(a + h, n);
+    P.op = (m & 1) ? SCHED_OP_SIN2 : SCHED_OP_COS2;
+    P.c1 = seg.p[1];
+    P.A = (float)(a - m * n);
+    P.scale = seg.p[2];
+    P.limit = sched_min64(m * n + (n - h) - 1, n - 1);
+  }
+  return P;
+}
+
+// exponential: v = init * rate^e, e = s / n or floor(s / n) (staircase).
+SCHED_FN sched_plan sched_plan_exponential(sched_segment seg, sched_i64 a) {
+  float init = seg.p[0];
+  float Lh = seg.p[1];
+  float Ll = seg.p[2];
+  sched_i64 n = seg.n;
+  bool stair = (seg.flags & SCHED_FLAG_STAIRCASE) != 0;
+  bool neg = (seg.flags & SCHED_FLAG_NEG_RATE) != 0;
+  sched_i64 q = stair ? sched_floor_div(a, n) : a;  // integer part of the exponent
+  if (seg.flags & SCHED_FLAG_ZERO_RATE) {           // 0^e: inf, 1 or 0 by the sign of e
+    sched_plan P = sched_const_plan(q < 0 ? init * sched_inf() : (q == 0 ? init : init * 0.0f));
+    P.limit = q < 0 ? (stair ? -1 : -1) : (q == 0 ? (stair ? n - 1 : 0) : SCHED_I64_MAX);
+    if (q == 0 && !stair) {  // e = frac: 0^0 = 1, 0^frac = 0
+      P.op = SCHED_OP_SELECT0;
+      P.c1 = init * 0.0f;
+    }
+    return P;
+  }
+  sched_exp_split base = sched_exp_ff(sched_ff_mul_i64(Lh, Ll, q));
+  sched_plan P = sched_const_plan(0.0f);
+  P.op = SCHED_OP_EXP;
+  P.flags = seg.flags & (SCHED_FLAG_STAIRCASE | SCHED_FLAG_NEG_RATE);
+  P.c1 = init * base.m;
+  P.ek = base.k;
+  P.par = (sched_i32)(q & 1);
+  P.Lh = Lh;
+  P.Ll = Ll;
+  float span = Lh != 0.0f ? SCHED_EXP_SPAN / (Lh < 0.0f ? -Lh : Lh) : (float)SCHED_RUN_MAX;
+  sched_i64 kmax = span < (float)SCHED_RUN_MAX ? (sched_i64)span : SCHED_RUN_MAX;
+  kmax = kmax < 1 ? 1 : kmax;
+  if (!stair) {
+    P.limit = sched_sat_add(a, kmax - 1);
+    return P;
+  }
+  sched_i64 bm = a - q * n;
+  if (n > SCHED_RUN_MAX / 2) {  // one stair at a time: a constant
+    float v = sched_ldexp((neg && (q & 1)) ? -P.c1 : P.c1, P.ek);
+    sched_plan C = sched_const_plan(v);
+    C.limit = sched_sat_add(a, n - bm - 1);
+    return C;
+  }
+  P.bm = (sched_i32)bm;
+  P.n = (sched_i32)n;
+  P.inv_n = 1.0f / (float)n;
+  P.limit = sched_sat_add(a, sched_min64(kmax * n - bm, (sched_i64)SCHED_RUN_MAX) - 1);
+  return P;
+}
+
+SCHED_FN sched_plan sched_make_plan(sched_segment seg, sched_i64 a) {
+  if (seg.n < 1 && seg.kind != SCHED_KIND_CONSTANT) return sched_const_plan(sched_nan());
+  switch (seg.kind) {
+    case SCHED_KIND_LINEAR:
+      return sched_plan_linear(seg, a);
+    case SCHED_KIND_COSINE:
+      return sched_plan_cosine(seg, a);
+    case SCHED_KIND_EXPONENTIAL:
+      return sched_plan_exponential(seg, a);
+    default:
+      return sched_const_plan(seg.p[0]);
+  }
+}
+
+// ------------------------------------------------------------- evaluation
+
+// The value of one member at one step.
+SCHED_FN float sched_eval(const SCHED_GLOBAL sched_i32* member, sched_i32 nseg, sched_step st) {
+  if (st.nan || nseg == 0) return sched_nan();
+  sched_segment seg = sched_load_segment(member, sched_find_segment(member, nseg, st.ip));
+  return sched_plan_eval(sched_make_plan(seg, sched_sat_sub(st.ip, seg.offset)), 0, st.frac);
+}
+
+// A run of consecutive steps ip, ip+1, ... sharing one plan (at most max_len).
+struct sched_run {
+  sched_plan plan;
+  sched_i64 len;
+};
+
+// nseg >= 1 (see sched_member_nseg).
+SCHED_FN sched_run sched_plan_run(const SCHED_GLOBAL sched_i32* member, sched_i32 nseg, sched_i64 ip, sched_i64 max_len) {
+  sched_i32 j = sched_find_segment(member, nseg, ip);
+  sched_segment seg = sched_load_segment(member, j);
+  sched_i64 a = sched_sat_sub(ip, seg.offset);
+  sched_run r;
+  r.plan = sched_make_plan(seg, a);
+  sched_i64 len = sched_min64(max_len, (sched_i64)SCHED_RUN_MAX);
+  len = sched_min64(len, sched_sat_add(sched_sat_sub(r.plan.limit, a), 1));
+  sched_i64 next = sched_next_change(member, nseg, j);
+  if (next != SCHED_I64_MAX) len = sched_min64(len, next - ip);
+  r.len = len < 1 ? 1 : len;
+  return r;
+}

@@ -1,0 +1,44 @@
+"""mlx-sched: MLX learning-rate schedules compiled into one primitive.
+
+Drop-in for the schedule factories of ``mlx.optimizers``::
+
+    import mlx.optimizers as optim, mlx_sched as ms
+    lr = ms.join_schedules([ms.linear_schedule(0.0, 1e-3, 100), ms.cosine_decay(1e-3, 10_000)], [100])
+    opt = optim.AdamW(learning_rate=lr)
+"""
+
+import mlx.core as _mx  # first: loads libmlx and registers mx.array with nanobind
+
+from ._build_config import MLX_VERSION as _BUILT_MLX_VERSION
+
+if _mx.__version__ != _BUILT_MLX_VERSION:
+    raise ImportError(
+        f"mlx_sched was built against mlx {_BUILT_MLX_VERSION}, but mlx {_mx.__version__} is "
+        f"installed. Install mlx=={_BUILT_MLX_VERSION}, or rebuild mlx-sched against mlx "
+        f"{_mx.__version__} (pip install --no-cache-dir --force-reinstall mlx-sched)."
+    )
+
+from . import _ext  # noqa: E402
+from ._schedules import (  # noqa: E402
+    Schedule,
+    cosine_decay,
+    evaluate,
+    exponential_decay,
+    join_schedules,
+    linear_schedule,
+    stack,
+    step_decay,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Schedule",
+    "cosine_decay",
+    "evaluate",
+    "exponential_decay",
+    "join_schedules",
+    "linear_schedule",
+    "stack",
+    "step_decay",
+]

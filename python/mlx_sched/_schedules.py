@@ -1,0 +1,431 @@
+"""The schedule factories of ``mlx.optimizers``, compiled.
+
+Every factory validates its arguments exactly as ``mlx.optimizers`` 0.32.4
+does (same exception types, same messages), then builds a :class:`Schedule`:
+a list of segments per member, encoded once into an int32 program that one
+MLX primitive evaluates.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+
+import mlx.core as mx
+import numpy as np
+
+from . import _ext
+from ._program import (
+    I64_MAX,
+    I64_MIN,
+    Segment,
+    cosine_segment,
+    encode,
+    exponential_segment,
+    linear_segment,
+)
+
+Scalar = Union[int, float]
+ScalarOrSeq = Union[Scalar, Sequence[Scalar], mx.array, np.ndarray]
+_STEP_LIMIT = 2**62  # step counts and boundaries: room for sums without overflow
+
+
+class Schedule:
+    """A compiled learning-rate schedule, or a batch of ``G`` of them.
+
+    Call it with a step (Python int or float, or an ``mx.array`` of any
+    integer or floating dtype and any shape) to get float32 values of the
+    step's shape (``(G, *step.shape)`` for a batch). ``values(n, start)``
+    gives ``n`` consecutive steps without a step array. Either way the graph
+    holds one ``ScheduleEval`` primitive.
+    """
+
+    def __init__(self, members: Sequence[Sequence[Segment]], batched: bool, desc: str):
+        self._members = tuple(tuple(m) for m in members)
+        self._batched = batched
+        self._desc = desc
+        self._program_np = encode(self._members)
+        self._program: Optional[mx.array] = None
+
+    # -- structure ------------------------------------------------------------
+    @property
+    def batched(self) -> bool:
+        """True for a batch (``len``, indexing, a leading output axis)."""
+        return self._batched
+
+    @property
+    def program(self) -> mx.array:
+        """The int32 program (G, R, 16) the primitive reads (see program.h)."""
+        if self._program is None:
+            self._program = mx.array(self._program_np)
+        return self._program
+
+    @property
+    def segments(self) -> Tuple[Tuple[Segment, ...], ...]:
+        """The flattened segments of each member."""
+        return self._members
+
+    def __len__(self) -> int:
+        if not self._batched:
+            raise TypeError("len() of an unbatched schedule; build a batch with mlx_sched.stack.")
+        return len(self._members)
+
+    def __getitem__(self, index: Union[int, slice]) -> "Schedule":
+        if not self._batched:
+            raise TypeError("an unbatched schedule cannot be indexed.")
+        if isinstance(index, slice):
+            members = self._members[index]
+            if not members:
+                raise IndexError("a batch needs at least one schedule; this slice is empty.")
+            return Schedule(members, True, f"{self._desc}[{index.start}:{index.stop}:{index.step}]")
+        if not isinstance(index, numbers.Integral) or isinstance(index, bool):
+            raise TypeError(f"batch indices must be integers or slices, not {type(index).__name__}.")
+        G = len(self._members)
+        if not -G <= index < G:
+            raise IndexError(f"index {index} is out of range for a batch of {G} schedules.")
+        return Schedule([self._members[index]], False, f"{self._desc}[{int(index)}]")
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __repr__(self) -> str:
+        return f"mlx_sched.{self._desc}"
+
+    # -- evaluation -----------------------------------------------------------
+    def __call__(self, step: Any, *, stream=None) -> mx.array:
+        """Values at ``step``: float32, shape ``step.shape`` (``(G, *step.shape)`` for a batch)."""
+        return _ext.schedule_eval(self.program, _as_step(step), self._batched, stream=stream)
+
+    def values(self, n: int, start: int = 0, *, stream=None) -> mx.array:
+        """Values at steps ``start, ..., start + n - 1``, computed without a step array."""
+        n = _int_arg("n", n)
+        start = _int_arg("start", start)
+        if not 0 <= n < 2**31:
+            raise ValueError(f"n must be in [0, 2**31), but got {n}.")
+        if not I64_MIN <= start and start + n - 1 <= I64_MAX:
+            raise ValueError(f"start must keep start + n - 1 within int64, but got {start}.")
+        start_arr = mx.array(start, mx.int64)
+        return _ext.schedule_values(self.program, start_arr, n, self._batched, stream=stream)
+
+
+def _int_arg(name: str, v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, but got {type(v).__name__}.")
+    return int(v)
+
+
+def _as_step(step: Any) -> mx.array:
+    if isinstance(step, mx.array):
+        dt = step.dtype
+    elif isinstance(step, bool) or isinstance(step, np.bool_):
+        raise TypeError("step must be an integer or a float, but got bool.")
+    elif isinstance(step, numbers.Integral):
+        step = int(step)
+        if I64_MIN <= step <= I64_MAX:
+            return mx.array(step, mx.int64)
+        if 0 <= step < 2**64:
+            return mx.array(step, mx.uint64)
+        raise ValueError(f"step must fit in 64 bits, but got {step}.")
+    elif isinstance(step, numbers.Real):
+        return mx.array(float(step), mx.float32)
+    else:
+        try:
+            step = mx.array(step)
+        except Exception as e:  # noqa: BLE001 - re-raised with the argument's name
+            raise TypeError(f"step must be an int, a float or an array of them, but got {type(step).__name__}.") from e
+        dt = step.dtype
+    if dt == mx.bool_ or dt == mx.complex64:
+        raise TypeError(f"step must have an integer or floating point dtype, but got {dt}.")
+    return step
+
+
+# ---------------------------------------------------------------- arguments
+
+
+def _as_list(name: str, value: Any) -> Optional[list]:
+    """The elements of a 1-D sequence/array argument, or None for a scalar."""
+    if isinstance(value, (mx.array, np.ndarray)):
+        if value.ndim == 0:
+            return None
+        if value.ndim != 1:
+            raise ValueError(f"{name} must be a scalar or 1-D, but got an array of shape {tuple(value.shape)}.")
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        if len(value) == 0:
+            raise ValueError(f"{name} must not be an empty sequence.")
+        return list(value)
+    return None
+
+
+def _scalar(name: str, v: Any) -> Any:
+    if isinstance(v, (mx.array, np.ndarray)) and v.ndim == 0:
+        v = v.item()
+    if isinstance(v, np.generic):
+        v = v.item()
+    return v
+
+
+def _check_real(name: str, v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name} must be a real number (or a 1-D sequence of them), but got {type(v).__name__}.")
+    v = float(v)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, but got {v}.")
+    return v
+
+
+def _check_count(name: str, v: Any) -> int:
+    """A step count: mlx's own check first (same message), then integrality."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name} must be an integer (or a 1-D sequence of them), but got {type(v).__name__}.")
+    if v < 1:
+        raise ValueError(f"{name} must be greater than 0, but got {v}.")
+    if isinstance(v, float) and not v.is_integer():
+        raise ValueError(f"{name} must be an integer, but got {v}.")
+    v = int(v)
+    if v >= _STEP_LIMIT:
+        raise ValueError(f"{name} must be less than 2**62, but got {v}.")
+    return v
+
+
+def _check_boundary(name: str, v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name} must be an integer (or a 1-D sequence of them), but got {type(v).__name__}.")
+    if isinstance(v, float) and not v.is_integer():
+        raise ValueError(f"{name} must be an integer, but got {v}.")
+    v = int(v)
+    if not -_STEP_LIMIT < v < _STEP_LIMIT:
+        raise ValueError(f"{name} must be within (-2**62, 2**62), but got {v}.")
+    return v
+
+
+def _broadcast(args: Sequence[Tuple[str, Any, Callable[[str, Any], Any]]]) -> Tuple[Optional[int], List[List[Any]]]:
+    """Validate each (name, value, check) and broadcast to a batch size.
+
+    Returns (G or None, per-argument lists of G values, or 1 for scalars).
+    """
+    G: Optional[int] = None
+    G_name = ""
+    out = []
+    for name, value, check in args:
+        seq = _as_list(name, value)
+        if seq is None:
+            out.append([check(name, _scalar(name, value))])
+            continue
+        vals = [check(name, _scalar(name, v)) for v in seq]
+        if G is not None and len(vals) != G:
+            raise ValueError(
+                f"batch sizes differ: {G_name} has {G} values but {name} has {len(vals)}."
+            )
+        G, G_name = len(vals), name
+        out.append(vals)
+    n = G or 1
+    return G, [v * n if len(v) == 1 else v for v in out]
+
+
+def _fmt(v: Any) -> str:
+    return repr(v.tolist() if isinstance(v, (mx.array, np.ndarray)) else v)
+
+
+def _factory(name: str, args: Sequence[Tuple[str, Any, Callable]], make: Callable[..., Segment]) -> Schedule:
+    G, cols = _broadcast(args)
+    members = [[make(*row)] for row in zip(*cols)]
+    desc = f"{name}(" + ", ".join(_fmt(v) for _, v, _ in args) + ")"
+    return Schedule(members, G is not None, desc)
+
+
+# ---------------------------------------------------------------- factories
+
+
+def exponential_decay(init: ScalarOrSeq, decay_rate: ScalarOrSeq) -> Schedule:
+    r"""Make an exponential decay scheduler.
+
+    .. math:: \lambda(s) = \text{init} \cdot \text{decay\_rate}^{s}
+
+    Same arguments and behaviour as :func:`mlx.optimizers.exponential_decay`,
+    computed more precisely: ``log(decay_rate)`` is taken in float64 on the
+    host and the power is evaluated in extended precision, so the value stays
+    accurate at any step (MLX rounds ``decay_rate`` to float32 first, which
+    drifts: -12% at step 1e7 for a rate of 0.999999). A negative rate gives
+    alternating signs at integer steps and NaN between them; a zero rate gives
+    ``init`` at step 0 and 0 after.
+
+    Args:
+        init (float or 1-D sequence): Initial value.
+        decay_rate (float or 1-D sequence): Multiplicative factor to decay by.
+
+    Example:
+        >>> lr = mlx_sched.exponential_decay(1e-1, 0.9)
+        >>> lr(5)
+        array(0.059049, dtype=float32)
+    """
+    return _factory(
+        "exponential_decay",
+        [("init", init, _check_real), ("decay_rate", decay_rate, _check_real)],
+        lambda i, r: exponential_segment(i, r),
+    )
+
+
+def step_decay(init: ScalarOrSeq, decay_rate: ScalarOrSeq, step_size: ScalarOrSeq) -> Schedule:
+    r"""Make a step decay scheduler.
+
+    .. math:: \lambda(s) = \text{init} \cdot \text{decay\_rate}^{\lfloor s / \text{step\_size} \rfloor}
+
+    The floor division is done on integers (exact at any step; negative steps
+    floor towards -inf, as MLX's ``//``).
+
+    Args:
+        init (float or 1-D sequence): Initial value.
+        decay_rate (float or 1-D sequence): Multiplicative factor to decay by.
+        step_size (int or 1-D sequence): Decay every ``step_size`` steps (>= 1).
+
+    Example:
+        >>> lr = mlx_sched.step_decay(1e-1, 0.9, 10)
+        >>> lr(21)
+        array(0.081, dtype=float32)
+    """
+    return _factory(
+        "step_decay",
+        [("init", init, _check_real), ("decay_rate", decay_rate, _check_real), ("step_size", step_size, _check_count)],
+        lambda i, r, n: exponential_segment(i, r, n, staircase=True),
+    )
+
+
+def cosine_decay(init: ScalarOrSeq, decay_steps: ScalarOrSeq, end: ScalarOrSeq = 0.0) -> Schedule:
+    r"""Make a cosine decay scheduler.
+
+    .. math:: \lambda(s) = \text{end} + \frac{\text{init} - \text{end}}{2}
+              \left(1 + \cos\frac{\pi \min(s, \text{decay\_steps})}{\text{decay\_steps}}\right)
+
+    Constant (``end``) for steps beyond ``decay_steps``. Negative steps follow
+    the same formula (a cosine, as in MLX). The angle is reduced on integers,
+    so values near ``end`` keep full relative precision.
+
+    Args:
+        init (float or 1-D sequence): Initial value.
+        decay_steps (int or 1-D sequence): Number of steps to decay over (>= 1).
+        end (float or 1-D sequence, optional): Final value. Default: ``0``.
+
+    Example:
+        >>> lr = mlx_sched.cosine_decay(1e-1, 1000)
+        >>> lr(5)
+        array(0.0999938, dtype=float32)
+    """
+    return _factory(
+        "cosine_decay",
+        [("init", init, _check_real), ("decay_steps", decay_steps, _check_count), ("end", end, _check_real)],
+        lambda i, n, e: cosine_segment(i, e, n),
+    )
+
+
+def linear_schedule(init: ScalarOrSeq, end: ScalarOrSeq, steps: ScalarOrSeq) -> Schedule:
+    r"""Make a linear scheduler.
+
+    .. math:: \lambda(s) = \text{init} + \min(s, \text{steps}) \cdot \frac{\text{end} - \text{init}}{\text{steps}}
+
+    ``end`` for steps beyond ``steps``; negative steps extrapolate (as MLX).
+
+    Args:
+        init (float or 1-D sequence): Initial value.
+        end (float or 1-D sequence): Final value.
+        steps (int or 1-D sequence): Number of steps to apply the schedule over (>= 1).
+
+    Example:
+        >>> lr = mlx_sched.linear_schedule(0, 1e-1, 100)
+        >>> lr(50)
+        array(0.05, dtype=float32)
+    """
+    return _factory(
+        "linear_schedule",
+        [("init", init, _check_real), ("end", end, _check_real), ("steps", steps, _check_count)],
+        lambda i, e, n: linear_segment(i, e, n),
+    )
+
+
+def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence[Any]) -> Schedule:
+    r"""Join multiple schedules to create a new schedule.
+
+    Schedule :math:`i+1` receives the number of steps since boundary
+    :math:`i`; at a step, the last schedule whose boundary it has reached is
+    used (exactly ``mlx.optimizers.join_schedules``'s nested ``where``, also
+    for unsorted boundaries). Pieces may be any mlx-sched schedules, joins and
+    batches included: batched pieces must have equal sizes, unbatched pieces
+    broadcast; each boundary may be an int or a 1-D sequence (one per member).
+
+    Args:
+        schedules (list(Schedule)): A list of schedules.
+        boundaries (list(int)): ``len(schedules) - 1`` integers: when to
+          transition between schedules.
+
+    Example:
+        >>> warmup = mlx_sched.linear_schedule(0, 1e-1, steps=10)
+        >>> cosine = mlx_sched.cosine_decay(1e-1, 200)
+        >>> lr = mlx_sched.join_schedules([warmup, cosine], [10])
+        >>> lr(12)
+        array(0.0999951, dtype=float32)
+    """
+    if len(schedules) == 0:
+        raise ValueError("Must provide at least 1 schedule to join.")
+    if len(schedules) != len(boundaries) + 1:
+        raise ValueError(f"Received {len(boundaries)} boundaries but expected {len(schedules) - 1}.")
+    for i, s in enumerate(schedules):
+        if not isinstance(s, Schedule):
+            raise TypeError(
+                f"schedules[{i}] must be an mlx_sched schedule, but got {type(s).__name__}: "
+                "a Python callable cannot be compiled into a schedule program."
+            )
+    G: Optional[int] = None
+    for i, s in enumerate(schedules):
+        if s.batched:
+            if G is not None and len(s) != G:
+                raise ValueError(f"batch sizes differ: schedules have {G} and {len(s)} members.")
+            G = len(s)
+    bG, (cols_b) = _broadcast([(f"boundaries[{i}]", b, _check_boundary) for i, b in enumerate(boundaries)]) if boundaries else (None, [])
+    if bG is not None:
+        if G is not None and bG != G:
+            raise ValueError(f"batch sizes differ: schedules have {G} members but boundaries have {bG}.")
+        G = bG
+    n = G or 1
+    members = []
+    for g in range(n):
+        segs: List[Segment] = []
+        for i, s in enumerate(schedules):
+            piece = s._members[g if s.batched else 0]
+            if i == 0:
+                segs.extend(piece)
+            else:
+                b = cols_b[i - 1][g if len(cols_b[i - 1]) > 1 else 0]
+                segs.extend(seg.shifted(b) for seg in piece)
+        members.append(segs)
+    desc = "join_schedules([" + ", ".join(s._desc for s in schedules) + "], " + _fmt(list(boundaries)) + ")"
+    return Schedule(members, G is not None, desc)
+
+
+def stack(schedules: Sequence[Schedule]) -> Schedule:
+    """Batch schedules of any kinds (batches are concatenated) into one batch.
+
+    Example:
+        >>> mixed = mlx_sched.stack([mlx_sched.cosine_decay(1.0, 100),
+        ...                          mlx_sched.step_decay(0.1, 0.5, 30)])
+        >>> mixed.values(4).shape
+        (2, 4)
+    """
+    schedules = list(schedules)
+    if not schedules:
+        raise ValueError("stack needs at least one schedule.")
+    members: List[Tuple[Segment, ...]] = []
+    for i, s in enumerate(schedules):
+        if not isinstance(s, Schedule):
+            raise TypeError(f"schedules[{i}] must be an mlx_sched schedule, but got {type(s).__name__}.")
+        members.extend(s._members)
+    return Schedule(members, True, "stack([" + ", ".join(s._desc for s in schedules) + "])")
+
+
+def evaluate(program: mx.array, step: Any, batched: bool = True, *, stream=None) -> mx.array:
+    """Evaluate a raw program (``Schedule.program``) at ``step``.
+
+    Useful where the program itself is an input, e.g. of an ``mx.compile``d
+    function: new hyperparameters (same shapes) then need no retrace.
+    """
+    return _ext.schedule_eval(program, _as_step(step), batched, stream=stream)
