@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <memory>
 #include <stdexcept>
 #include <vector>
 
@@ -24,7 +26,7 @@ namespace mlx_sched {
 
 namespace {
 
-constexpr int64_t kBlock = 1024;           // steps loaded and planned together
+constexpr int64_t kBlock = 4096;           // steps loaded and planned together
 constexpr int64_t kTaskWork = 1 << 16;     // values per parallel task, at least
 
 // out[t] = plan at i = t (frac 0), t in [0, len)
@@ -42,39 +44,42 @@ SCHED_CLONES void fill_run(sched_plan P, float* out, int32_t len) {
     case SCHED_OP_EXP:
       for (int32_t t = 0; t < len; ++t) out[t] = sched_op_exp(P, t, 0.0f);
       break;
+    case SCHED_OP_EXP_STAIR:
+      for (int32_t t = 0; t < len; ++t) out[t] = sched_op_exp_stair(P, t);
+      break;
     default:
       for (int32_t t = 0; t < len; ++t) out[t] = sched_plan_eval(P, t, 0.0f);
   }
 }
 
-// out[t] = plan at i = d[t], frac f[t]
-SCHED_CLONES void fill_offsets(sched_plan P, float* out, const int32_t* d, const float* f, int32_t len) {
+// out[t] = plan at i = ip[t] - base, frac f[t] (0 for integer steps: f is not read).
+// S is the steps' own integer type (no copy for contiguous integer steps).
+template <typename S, bool kFrac>
+SCHED_CLONES void fill_offsets(sched_plan P, float* out, const S* ip, S base, const float* f, int32_t len) {
+#define SCHED_D(t) ((int32_t)(ip[t] - base))
+#define SCHED_X(t) ((float)SCHED_D(t) + (kFrac ? f[t] : 0.0f))
   switch (P.op) {
     case SCHED_OP_AFFINE:
-      for (int32_t t = 0; t < len; ++t) out[t] = sched_op_affine(P, (float)d[t] + f[t]);
+      for (int32_t t = 0; t < len; ++t) out[t] = sched_op_affine(P, SCHED_X(t));
       break;
     case SCHED_OP_COS2:
-      for (int32_t t = 0; t < len; ++t) out[t] = sched_op_cos2(P, (float)d[t] + f[t]);
+      for (int32_t t = 0; t < len; ++t) out[t] = sched_op_cos2(P, SCHED_X(t));
       break;
     case SCHED_OP_SIN2:
-      for (int32_t t = 0; t < len; ++t) out[t] = sched_op_sin2(P, (float)d[t] + f[t]);
+      for (int32_t t = 0; t < len; ++t) out[t] = sched_op_sin2(P, SCHED_X(t));
       break;
     case SCHED_OP_EXP:
-      for (int32_t t = 0; t < len; ++t) out[t] = sched_op_exp(P, d[t], f[t]);
+      for (int32_t t = 0; t < len; ++t) out[t] = sched_op_exp(P, SCHED_D(t), kFrac ? f[t] : 0.0f);
+      break;
+    case SCHED_OP_EXP_STAIR:
+      for (int32_t t = 0; t < len; ++t) out[t] = sched_op_exp_stair(P, SCHED_D(t));
       break;
     default:
-      for (int32_t t = 0; t < len; ++t) out[t] = sched_plan_eval(P, d[t], f[t]);
+      for (int32_t t = 0; t < len; ++t) out[t] = sched_plan_eval(P, SCHED_D(t), kFrac ? f[t] : 0.0f);
   }
+#undef SCHED_X
+#undef SCHED_D
 }
-
-// A block of steps in the form the math takes.
-struct StepBlock {
-  int64_t ip[kBlock];
-  float frac[kBlock];
-  bool nan[kBlock];
-  bool any_nan;
-  int64_t lo, hi;  // range of the integer parts (non-NaN steps)
-};
 
 template <typename T>
 inline sched_step to_step(T v) {
@@ -120,58 +125,51 @@ struct StridedWalk {
   }
 };
 
-template <typename T>
-void load_block(const mx::array& step, int64_t j0, int64_t len, StepBlock& b) {
-  const T* p = step.data<T>();
-  if (step.flags().row_contiguous) {
+// A block of up to kBlock steps as the math takes them: integer parts ip
+// (the caller's own contiguous integer data where possible), and for float
+// steps a fraction and a NaN mark per step.
+template <typename S>
+struct StepBlock {
+  const S* ip = nullptr;
+  const float* frac = nullptr;  // null: integer steps
+  const bool* nan = nullptr;
+  bool any_nan = false;
+  int64_t lo = 0, hi = -1;  // range of ip over non-NaN steps (lo > hi: none)
+  S base{};                 // lo in S
+};
+
+template <typename S>
+void find_range(StepBlock<S>& b, int64_t len) {
+  S lo = std::numeric_limits<S>::max(), hi = std::numeric_limits<S>::lowest();
+  if (!b.any_nan) {
     for (int64_t t = 0; t < len; ++t) {
-      sched_step s = to_step(p[j0 + t]);
-      b.ip[t] = s.ip;
-      b.frac[t] = s.frac;
-      b.nan[t] = s.nan;
+      lo = std::min(lo, b.ip[t]);
+      hi = std::max(hi, b.ip[t]);
     }
   } else {
-    StridedWalk w(step, j0);
-    for (int64_t t = 0; t < len; ++t, w.next()) {
-      sched_step s = to_step(p[w.loc]);
-      b.ip[t] = s.ip;
-      b.frac[t] = s.frac;
-      b.nan[t] = s.nan;
+    for (int64_t t = 0; t < len; ++t) {
+      if (!b.nan[t]) {
+        lo = std::min(lo, b.ip[t]);
+        hi = std::max(hi, b.ip[t]);
+      }
     }
   }
-  b.any_nan = false;
-  b.lo = SCHED_I64_MAX;
-  b.hi = SCHED_I64_MIN;
-  for (int64_t t = 0; t < len; ++t) {
-    b.any_nan |= b.nan[t];
-    if (!b.nan[t]) {
-      b.lo = std::min(b.lo, b.ip[t]);
-      b.hi = std::max(b.hi, b.ip[t]);
-    }
-  }
-}
-
-void load_block(const mx::array& step, int64_t j0, int64_t len, StepBlock& b) {
-  switch (step.dtype()) {
-    case mx::uint8: return load_block<uint8_t>(step, j0, len, b);
-    case mx::uint16: return load_block<uint16_t>(step, j0, len, b);
-    case mx::uint32: return load_block<uint32_t>(step, j0, len, b);
-    case mx::uint64: return load_block<uint64_t>(step, j0, len, b);
-    case mx::int8: return load_block<int8_t>(step, j0, len, b);
-    case mx::int16: return load_block<int16_t>(step, j0, len, b);
-    case mx::int32: return load_block<int32_t>(step, j0, len, b);
-    case mx::int64: return load_block<int64_t>(step, j0, len, b);
-    case mx::float16: return load_block<mx::float16_t>(step, j0, len, b);
-    case mx::bfloat16: return load_block<mx::bfloat16_t>(step, j0, len, b);
-    case mx::float32: return load_block<float>(step, j0, len, b);
-    case mx::float64: return load_block<double>(step, j0, len, b);
-    default:
-      throw std::runtime_error("[ScheduleEval::eval_cpu] unsupported step dtype.");
+  b.base = lo;
+  if (lo > hi) {
+    b.lo = 0, b.hi = -1;
+  } else if constexpr (std::is_same_v<S, uint64_t>) {
+    // Steps past int64 saturate one by one: no shared plan for such a block.
+    b.lo = static_cast<int64_t>(std::min<uint64_t>(lo, SCHED_I64_MAX));
+    b.hi = hi > (uint64_t)SCHED_I64_MAX ? b.lo - 1 : static_cast<int64_t>(hi);
+  } else {
+    b.lo = static_cast<int64_t>(lo);
+    b.hi = static_cast<int64_t>(hi);
   }
 }
 
 // One member over one block of steps.
-void eval_block(const int32_t* member, int32_t nseg, const StepBlock& b, int64_t len, float* out) {
+template <typename S>
+void eval_block(const int32_t* member, int32_t nseg, const StepBlock<S>& b, int64_t len, float* out) {
   if (nseg == 0) {
     std::fill(out, out + len, sched_nan());
     return;
@@ -181,24 +179,90 @@ void eval_block(const int32_t* member, int32_t nseg, const StepBlock& b, int64_t
     int32_t j = sched_find_segment(member, nseg, b.lo);
     if (sched_find_segment(member, nseg, b.hi) == j) {
       sched_segment seg = sched_load_segment(member, j);
-      int64_t a = sched_sat_sub(b.lo, seg.offset);
-      sched_plan P = sched_make_plan(seg, a);
+      sched_plan P = sched_make_plan(seg, sched_sat_sub(b.lo, seg.offset));
       if (sched_sat_sub(b.hi, seg.offset) <= P.limit) {
-        int32_t d[kBlock];
-        for (int64_t t = 0; t < len; ++t) d[t] = static_cast<int32_t>(b.ip[t] - b.lo);
-        fill_offsets(P, out, d, b.frac, static_cast<int32_t>(len));
+        if (b.frac) {
+          fill_offsets<S, true>(P, out, b.ip, b.base, b.frac, static_cast<int32_t>(len));
+        } else {
+          fill_offsets<S, false>(P, out, b.ip, b.base, b.frac, static_cast<int32_t>(len));
+        }
         done = true;
       }
     }
   }
   if (!done) {
     for (int64_t t = 0; t < len; ++t) {
-      sched_step s = {b.ip[t], b.frac[t], b.nan[t]};
+      sched_step s = to_step(b.ip[t]);
+      if (b.frac) {
+        s.frac = b.frac[t];
+        s.nan = b.nan[t];
+      }
       out[t] = sched_eval(member, nseg, s);
     }
   }
   if (b.any_nan) {
     for (int64_t t = 0; t < len; ++t) out[t] = b.nan[t] ? sched_nan() : out[t];
+  }
+}
+
+// All members [g0, g1) over steps [j0, j0 + len) of a step array of type T.
+template <typename T>
+void eval_steps(const mx::array& step, const int32_t* prog, int R, const int32_t* nseg,
+                int64_t g0, int64_t g1, int64_t N, int64_t j0, int64_t len, float* o) {
+  const T* p = step.data<T>();
+  const bool contiguous = step.flags().row_contiguous;
+  if constexpr (std::is_integral_v<T>) {
+    if (contiguous) {  // the common case: read the steps in place
+      StepBlock<T> b;
+      b.ip = p + j0;
+      find_range(b, len);
+      for (int64_t g = g0; g < g1; ++g) {
+        eval_block(prog + g * R * SCHED_WORDS, nseg[g], b, len, o + g * N + j0);
+      }
+      return;
+    }
+  }
+  int64_t ip[kBlock];
+  float frac[kBlock];
+  bool nan[kBlock];
+  StepBlock<int64_t> b;
+  b.ip = ip;
+  StridedWalk w(step, contiguous ? 0 : j0);
+  for (int64_t t = 0; t < len; ++t) {
+    sched_step s = to_step(p[contiguous ? j0 + t : w.loc]);
+    if (!contiguous) w.next();
+    ip[t] = s.ip;
+    frac[t] = s.frac;
+    nan[t] = s.nan;
+    b.any_nan |= s.nan;
+  }
+  if constexpr (!std::is_integral_v<T>) {
+    b.frac = frac;
+    b.nan = nan;
+  }
+  find_range(b, len);
+  for (int64_t g = g0; g < g1; ++g) {
+    eval_block(prog + g * R * SCHED_WORDS, nseg[g], b, len, o + g * N + j0);
+  }
+}
+
+template <typename... Args>
+void eval_steps(mx::Dtype dt, Args&&... args) {
+  switch (dt) {
+    case mx::uint8: return eval_steps<uint8_t>(args...);
+    case mx::uint16: return eval_steps<uint16_t>(args...);
+    case mx::uint32: return eval_steps<uint32_t>(args...);
+    case mx::uint64: return eval_steps<uint64_t>(args...);
+    case mx::int8: return eval_steps<int8_t>(args...);
+    case mx::int16: return eval_steps<int16_t>(args...);
+    case mx::int32: return eval_steps<int32_t>(args...);
+    case mx::int64: return eval_steps<int64_t>(args...);
+    case mx::float16: return eval_steps<mx::float16_t>(args...);
+    case mx::bfloat16: return eval_steps<mx::bfloat16_t>(args...);
+    case mx::float32: return eval_steps<float>(args...);
+    case mx::float64: return eval_steps<double>(args...);
+    default:
+      throw std::runtime_error("[ScheduleEval::eval_cpu] unsupported step dtype.");
   }
 }
 
@@ -263,11 +327,8 @@ void ScheduleEval::eval_cpu(const std::vector<mx::array>& inputs, mx::array& out
     cpu::parallel_for(nblocks * ngroups, [&](int64_t task) {
       int64_t blk = task / ngroups, grp = task % ngroups;
       int64_t j0 = blk * kBlock, len = std::min(kBlock, N - j0);
-      auto b = std::make_unique<StepBlock>();
-      load_block(arg, j0, len, *b);
-      for (int64_t g = grp * gchunk; g < std::min<int64_t>(G, (grp + 1) * gchunk); ++g) {
-        eval_block(member(g), nseg[g], *b, len, o + g * N + j0);
-      }
+      int64_t g0 = grp * gchunk, g1 = std::min<int64_t>(G, g0 + gchunk);
+      eval_steps(arg.dtype(), arg, prog, R, nseg.data(), g0, g1, N, j0, len, o);
     });
   });
 }

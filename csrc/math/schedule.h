@@ -192,8 +192,9 @@ SCHED_FN sched_step sched_step_from_float(float x) {
 #define SCHED_OP_AFFINE 1   // v = c0 + c1 * ((A + sgn x) * scale)
 #define SCHED_OP_COS2 2     // v = c0 + c1 * cos^2((A + x) * scale)
 #define SCHED_OP_SIN2 3     // v = c0 + c1 * sin^2((A + x) * scale)
-#define SCHED_OP_EXP 4      // v = +-c1 * 2^ek * e^(L x'), x' = x or the stair index
-#define SCHED_OP_SELECT0 5  // v = x == 0 ? c0 : c1
+#define SCHED_OP_EXP 4        // v = +-c1 * 2^ek * e^(L x)
+#define SCHED_OP_EXP_STAIR 5  // v = +-c1 * 2^ek * e^(L q), q = floor((bm + i) / n)
+#define SCHED_OP_SELECT0 6    // v = x == 0 ? c0 : c1
 
 // Longest run one plan covers: keeps x = i + frac exact in float.
 #define SCHED_RUN_MAX 8388608  // 2^23
@@ -202,9 +203,8 @@ SCHED_FN sched_step sched_step_from_float(float x) {
 
 struct sched_plan {
   sched_i32 op;
-  sched_i32 flags;
   float c0, c1, A, sgn, scale, Lh, Ll, inv_n;
-  sched_i32 ek, par, bm, n;
+  sched_i32 ek, par, neg, bm, n;
   sched_i64 limit;  // the plan holds for local steps a..limit
 };
 
@@ -222,28 +222,32 @@ SCHED_FN float sched_op_sin2(sched_plan P, float x) {
   return P.c0 + P.c1 * (s * s);
 }
 
-SCHED_FN float sched_op_exp(sched_plan P, sched_i32 i, float frac) {
-  sched_i32 kint = i;
-  float x = (float)i + frac;
-  if (P.flags & SCHED_FLAG_STAIRCASE) {
-    sched_i32 j = P.bm + i;  // < 2^24: exact in float
-    sched_i32 q = (sched_i32)((float)j * P.inv_n);
-    q -= (q * P.n > j) ? 1 : 0;
-    q += ((q + 1) * P.n <= j) ? 1 : 0;
-    kint = q;
-    x = (float)q;
-  }
+// c1 * 2^ek * e^(L x), with the sign (-1)^(par + k) for a negative rate.
+// Branch-free (selects only), so that the CPU loops vectorize.
+SCHED_FN float sched_exp_core(sched_plan P, float x, sched_i32 k) {
   float ph = P.Lh * x;
   float pl = sched_fma(P.Lh, x, -ph) + P.Ll * x;
   float kf = sched_rint(ph * SCHED_LOG2E);
   sched_ff pk = sched_two_prod(kf, SCHED_LN2_HI);
   float r = ((ph - pk.hi) - pk.lo) - kf * SCHED_LN2_LO + pl;
   float v = P.c1 * sched_exp_poly(r);
-  if (P.flags & SCHED_FLAG_NEG_RATE) {
-    v = ((P.par ^ kint) & 1) ? -v : v;
-    v = (!(P.flags & SCHED_FLAG_STAIRCASE) && frac != 0.0f) ? sched_nan() : v;
-  }
+  v = ((P.par ^ k) & P.neg) ? -v : v;
   return sched_ldexp(v, (sched_i32)kf + P.ek);
+}
+
+// exponent s / n: x = i + frac (NaN between integers for a negative rate)
+SCHED_FN float sched_op_exp(sched_plan P, sched_i32 i, float frac) {
+  float v = sched_exp_core(P, (float)i + frac, i);
+  return (P.neg && frac != 0.0f) ? sched_nan() : v;
+}
+
+// exponent floor(s / n): the stair index of bm + i (< 2^24, exact in float)
+SCHED_FN float sched_op_exp_stair(sched_plan P, sched_i32 i) {
+  sched_i32 j = P.bm + i;
+  sched_i32 q = (sched_i32)((float)j * P.inv_n);
+  q -= (q * P.n > j) ? 1 : 0;
+  q += ((q + 1) * P.n <= j) ? 1 : 0;
+  return sched_exp_core(P, (float)q, q);
 }
 
 SCHED_FN float sched_op_select0(sched_plan P, float x) { return x == 0.0f ? P.c0 : P.c1; }
@@ -259,6 +263,8 @@ SCHED_FN float sched_plan_eval(sched_plan P, sched_i32 i, float frac) {
       return sched_op_sin2(P, x);
     case SCHED_OP_EXP:
       return sched_op_exp(P, i, frac);
+    case SCHED_OP_EXP_STAIR:
+      return sched_op_exp_stair(P, i);
     case SCHED_OP_SELECT0:
       return sched_op_select0(P, x);
     default:
@@ -269,7 +275,6 @@ SCHED_FN float sched_plan_eval(sched_plan P, sched_i32 i, float frac) {
 SCHED_FN sched_plan sched_const_plan(float v) {
   sched_plan P;
   P.op = SCHED_OP_CONST;
-  P.flags = 0;
   P.c0 = v;
   P.c1 = 0.0f;
   P.A = 0.0f;
@@ -280,6 +285,7 @@ SCHED_FN sched_plan sched_const_plan(float v) {
   P.inv_n = 1.0f;
   P.ek = 0;
   P.par = 0;
+  P.neg = 0;
   P.bm = 0;
   P.n = 1;
   P.limit = SCHED_I64_MAX;
@@ -339,8 +345,8 @@ SCHED_FN sched_plan sched_plan_exponential(sched_segment seg, sched_i64 a) {
   }
   sched_exp_split base = sched_exp_ff(sched_ff_mul_i64(Lh, Ll, q));
   sched_plan P = sched_const_plan(0.0f);
-  P.op = SCHED_OP_EXP;
-  P.flags = seg.flags & (SCHED_FLAG_STAIRCASE | SCHED_FLAG_NEG_RATE);
+  P.op = stair ? SCHED_OP_EXP_STAIR : SCHED_OP_EXP;
+  P.neg = neg ? 1 : 0;
   P.c1 = init * base.m;
   P.ek = base.k;
   P.par = (sched_i32)(q & 1);
