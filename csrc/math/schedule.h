@@ -138,6 +138,7 @@ SCHED_FN sched_exp_split sched_exp_ff(sched_ff e) {
   float kf = (t > -4194304.0f && t < 4194304.0f) ? sched_rint(t) : t;
   sched_ff pk = sched_two_prod(kf, SCHED_LN2_HI);
   float r = ((e.hi - pk.hi) - pk.lo) - kf * SCHED_LN2_LO + e.lo;
+  r = r < -1.0f ? -1.0f : (r > 1.0f ? 1.0f : r);  // only where t saturated: the result is 0 or inf
   sched_exp_split out;
   out.m = sched_exp_poly(r);
   out.k = (sched_i32)kf;

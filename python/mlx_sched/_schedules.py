@@ -103,7 +103,7 @@ class Schedule:
         start = _int_arg("start", start)
         if not 0 <= n < 2**31:
             raise ValueError(f"n must be in [0, 2**31), but got {n}.")
-        if not I64_MIN <= start and start + n - 1 <= I64_MAX:
+        if not (I64_MIN <= start and start + n - 1 <= I64_MAX):
             raise ValueError(f"start must keep start + n - 1 within int64, but got {start}.")
         start_arr = mx.array(start, mx.int64)
         return _ext.schedule_values(self.program, start_arr, n, self._batched, stream=stream)
@@ -125,7 +125,7 @@ def _as_step(step: Any) -> mx.array:
         if I64_MIN <= step <= I64_MAX:
             return mx.array(step, mx.int64)
         if 0 <= step < 2**64:
-            return mx.array(step, mx.uint64)
+            return mx.array(np.array(step, np.uint64))
         raise ValueError(f"step must fit in 64 bits, but got {step}.")
     elif isinstance(step, numbers.Real):
         return mx.array(float(step), mx.float32)
@@ -154,6 +154,8 @@ def _as_list(name: str, value: Any) -> Optional[list]:
     if isinstance(value, (list, tuple)):
         if len(value) == 0:
             raise ValueError(f"{name} must not be an empty sequence.")
+        if any(isinstance(v, (list, tuple)) or getattr(v, "ndim", 0) > 0 for v in value):
+            raise ValueError(f"{name} must be a scalar or 1-D, but got a nested sequence.")
         return list(value)
     return None
 
@@ -363,7 +365,7 @@ def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence[Any]) -> 
         >>> cosine = mlx_sched.cosine_decay(1e-1, 200)
         >>> lr = mlx_sched.join_schedules([warmup, cosine], [10])
         >>> lr(12)
-        array(0.0999951, dtype=float32)
+        array(0.0999753, dtype=float32)
     """
     if len(schedules) == 0:
         raise ValueError("Must provide at least 1 schedule to join.")
