@@ -70,8 +70,10 @@ def test_every_step_dtype(s, steps, dtype):
 def test_fractional_float_steps(s, halves):
     steps = [h / 2 for h in halves]
     ours = np.array(build(ms, s)(mx.array(np.array(steps, np.float32))))
+    assert_close(ours, values(s, steps), scale(s), rtol=1e-5, atol_rel=3e-6)
+    # MLX rounds pi * s / n to float32 before its cosine: ~1e-4 off at |s| ~ 2000
     theirs = np.array(build(optim, s)(mx.array(np.array(steps, np.float32)))).astype(np.float64)
-    assert_close(ours, theirs, scale(s), rtol=2e-5, atol_rel=2e-5)
+    assert_close(ours, theirs, scale(s), rtol=1e-4, atol_rel=1e-3)
 
 
 def test_python_int_and_float_steps():

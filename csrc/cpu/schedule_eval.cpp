@@ -28,6 +28,7 @@ namespace {
 
 constexpr int64_t kBlock = 4096;           // steps loaded and planned together
 constexpr int64_t kTaskWork = 1 << 16;     // values per parallel task, at least
+constexpr int64_t kSplitMin = 32;          // blocks this small are evaluated step by step
 
 // out[t] = plan at i = t (frac 0), t in [0, len)
 SCHED_CLONES void fill_run(sched_plan P, float* out, int32_t len) {
@@ -167,14 +168,15 @@ void find_range(StepBlock<S>& b, int64_t len) {
   }
 }
 
-// One member over one block of steps.
+// One member over one block of steps: one shared plan where the block allows
+// it, else the two halves (sorted or locally sorted steps split into few
+// uniform pieces), down to single steps.
 template <typename S>
 void eval_block(const int32_t* member, int32_t nseg, const StepBlock<S>& b, int64_t len, float* out) {
   if (nseg == 0) {
     std::fill(out, out + len, sched_nan());
     return;
   }
-  bool done = false;
   if (b.lo <= b.hi && b.hi - b.lo < SCHED_RUN_MAX) {
     int32_t j = sched_find_segment(member, nseg, b.lo);
     if (sched_find_segment(member, nseg, b.hi) == j) {
@@ -186,22 +188,35 @@ void eval_block(const int32_t* member, int32_t nseg, const StepBlock<S>& b, int6
         } else {
           fill_offsets<S, false>(P, out, b.ip, b.base, b.frac, static_cast<int32_t>(len));
         }
-        done = true;
+        if (b.any_nan) {
+          for (int64_t t = 0; t < len; ++t) out[t] = b.nan[t] ? sched_nan() : out[t];
+        }
+        return;
       }
     }
   }
-  if (!done) {
-    for (int64_t t = 0; t < len; ++t) {
-      sched_step s = to_step(b.ip[t]);
+  if (len > kSplitMin) {
+    int64_t h = len / 2;
+    for (int half = 0; half < 2; ++half) {
+      StepBlock<S> sub = b;
+      int64_t off = half ? h : 0;
+      sub.ip += off;
       if (b.frac) {
-        s.frac = b.frac[t];
-        s.nan = b.nan[t];
+        sub.frac += off;
+        sub.nan += off;
       }
-      out[t] = sched_eval(member, nseg, s);
+      find_range(sub, half ? len - h : h);
+      eval_block(member, nseg, sub, half ? len - h : h, out + off);
     }
+    return;
   }
-  if (b.any_nan) {
-    for (int64_t t = 0; t < len; ++t) out[t] = b.nan[t] ? sched_nan() : out[t];
+  for (int64_t t = 0; t < len; ++t) {
+    sched_step s = to_step(b.ip[t]);
+    if (b.frac) {
+      s.frac = b.frac[t];
+      s.nan = b.nan[t];
+    }
+    out[t] = sched_eval(member, nseg, s);
   }
 }
 

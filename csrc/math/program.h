@@ -25,8 +25,8 @@
 
 // Segment kinds. Parameters (p) are prepared in float64 on the host.
 #define SCHED_KIND_CONSTANT 0     // p0 value
-#define SCHED_KIND_LINEAR 1       // n steps; p0 end, p1 init-end, p2 1/n
-                                  //   v = end + (init-end) * (n - min(s,n)) / n
+#define SCHED_KIND_LINEAR 1       // n steps; p0 end, p1 init-end, p2 1/n, p3 init, p4 end-init
+                                  //   v = init + (end-init) * min(s,n) / n
 #define SCHED_KIND_COSINE 2       // n decay steps; p0 end, p1 init-end, p2 pi/(2n)
                                   //   v = end + (init-end) * cos^2(pi min(s,n) / (2n))
 #define SCHED_KIND_EXPONENTIAL 3  // n divisor; p0 init, (p1,p2) = L as hi+lo,

@@ -199,6 +199,9 @@ SCHED_FN sched_step sched_step_from_float(float x) {
 
 // Longest run one plan covers: keeps x = i + frac exact in float.
 #define SCHED_RUN_MAX 8388608  // 2^23
+// Stairs at least this long are filled as constants, one plan per stair
+// (cheaper than an exponential per step); shorter ones go per step.
+#define SCHED_STAIR_CONST 64
 // Largest |L| * run for exponential plans: keeps e^(L x) accurate in float pairs.
 #define SCHED_EXP_SPAN 1048576.0f  // 2^20
 
@@ -293,13 +296,23 @@ SCHED_FN sched_plan sched_const_plan(float v) {
   return P;
 }
 
-// linear: v = end + (init - end) * (n - min(s, n)) / n   (no lower clamp, as MLX)
+// linear: v = init + (end - init) * min(s, n) / n   (no lower clamp, as MLX).
+// Anchored at the nearer end, so both init (s = 0) and end (s = n) are exact
+// and a warmup from 0 keeps full relative precision near its start.
 SCHED_FN sched_plan sched_plan_linear(sched_segment seg, sched_i64 a) {
   sched_plan P = sched_const_plan(seg.p[0]);
-  if (a < seg.n) {
+  sched_i64 h = seg.n / 2;
+  if (a < h) {  // v = init + (end - init) * s / n
+    P.op = SCHED_OP_AFFINE;
+    P.c0 = seg.p[3];
+    P.c1 = seg.p[4];
+    P.A = (float)a;
+    P.scale = seg.p[2];
+    P.limit = h - 1;
+  } else if (a < seg.n) {  // v = end + (init - end) * (n - s) / n
     P.op = SCHED_OP_AFFINE;
     P.c1 = seg.p[1];
-    P.A = (float)sched_sat_sub(seg.n, a);
+    P.A = (float)(seg.n - a);
     P.sgn = -1.0f;
     P.scale = seg.p[2];
     P.limit = seg.n - 1;
@@ -361,7 +374,7 @@ SCHED_FN sched_plan sched_plan_exponential(sched_segment seg, sched_i64 a) {
     return P;
   }
   sched_i64 bm = a - q * n;
-  if (n > SCHED_RUN_MAX / 2) {  // one stair at a time: a constant
+  if (n >= SCHED_STAIR_CONST) {  // one stair at a time: a constant
     float v = sched_ldexp((neg && (q & 1)) ? -P.c1 : P.c1, P.ek);
     sched_plan C = sched_const_plan(v);
     C.limit = sched_sat_add(a, n - bm - 1);

@@ -64,7 +64,7 @@ def constant_segment(value: float) -> Segment:
 
 
 def linear_segment(init: float, end: float, steps: int) -> Segment:
-    return Segment(KINDS["linear"], (end, init - end, 1.0 / steps), n=steps)
+    return Segment(KINDS["linear"], (end, init - end, 1.0 / steps, init, end - init), n=steps)
 
 
 def cosine_segment(init: float, end: float, decay_steps: int) -> Segment:

@@ -1,0 +1,57 @@
+"""Parse a schedule written as Python call syntax, safely (no eval).
+
+    "join_schedules([linear_schedule(0, 1e-3, 100), cosine_decay(1e-3, 10000)], [100])"
+
+Only calls of the schedule factories, numbers (with a sign), lists/tuples and
+keyword arguments are accepted. The same spec builds the schedule from any
+module with the mlx.optimizers factory API (mlx_sched or mlx.optimizers).
+"""
+
+from __future__ import annotations
+
+import ast
+from types import ModuleType
+from typing import Any
+
+FACTORIES = ("cosine_decay", "exponential_decay", "join_schedules", "linear_schedule", "step_decay")
+_EXTRA = ("stack",)  # mlx_sched only
+
+
+class SpecError(ValueError):
+    """A spec that is not a schedule expression."""
+
+
+def parse(text: str, module: ModuleType) -> Any:
+    """Build the schedule that `text` describes with `module`'s factories."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as e:
+        raise SpecError(f"not a schedule expression: {e.msg} at column {e.offset}") from None
+    return _build(tree.body, module)
+
+
+def _build(node: ast.AST, module: ModuleType) -> Any:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        v = _build(node.operand, module)
+        if not isinstance(v, (int, float)):
+            raise SpecError("a sign applies to numbers only")
+        return -v if isinstance(node.op, ast.USub) else v
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return [_build(e, module) for e in node.elts]
+    if isinstance(node, ast.Call):
+        if not isinstance(node.func, ast.Name) or node.func.id not in FACTORIES + _EXTRA:
+            name = ast.unparse(node.func)
+            raise SpecError(f"unknown schedule '{name}'; use one of: {', '.join(FACTORIES + _EXTRA)}")
+        fn = getattr(module, node.func.id, None)
+        if fn is None:
+            raise SpecError(f"{node.func.id} is not available in {module.__name__}")
+        args = [_build(a, module) for a in node.args]
+        kwargs = {}
+        for kw in node.keywords:
+            if kw.arg is None:
+                raise SpecError("**kwargs are not allowed in a spec")
+            kwargs[kw.arg] = _build(kw.value, module)
+        return fn(*args, **kwargs)
+    raise SpecError(f"not allowed in a schedule spec: {ast.unparse(node)!r}")
