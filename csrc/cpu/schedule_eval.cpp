@@ -317,12 +317,22 @@ void ScheduleEval::eval_cpu(const std::vector<mx::array>& inputs, mx::array& out
       for (size_t k = 0; k < gathered.size(); ++k, w.next()) gathered[k] = prog[w.loc];
       prog = gathered.data();
     }
-    std::vector<int32_t> nseg(G);
-    for (int g = 0; g < G; ++g) nseg[g] = sched_member_nseg(prog + int64_t(g) * R * SCHED_WORDS, R);
     auto member = [&](int64_t g) { return prog + g * R * SCHED_WORDS; };
     float* o = out.data<float>();
     const int64_t N = G > 0 ? static_cast<int64_t>(out.size()) / G : 0;
     if (N == 0) return;
+    if (G == 1 && N == 1) {  // one step (an optimizer's): no tasks, no allocations
+      int32_t ns = sched_member_nseg(prog, R);
+      o[0] = mode == Mode::Range ? sched_eval(prog, ns, sched_step_from_i64(*arg.data<int64_t>()))
+                                 : [&] {
+                                     float v;
+                                     eval_steps(arg.dtype(), arg, prog, R, &ns, 0, 1, 1, 0, 1, &v);
+                                     return v;
+                                   }();
+      return;
+    }
+    std::vector<int32_t> nseg(G);
+    for (int g = 0; g < G; ++g) nseg[g] = sched_member_nseg(member(g), R);
 
     if (mode == Mode::Range) {
       const int64_t start = *arg.data<int64_t>();

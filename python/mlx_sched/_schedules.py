@@ -46,7 +46,7 @@ class Schedule:
         self._batched = batched
         self._desc = desc
         self._program_np = encode(self._members)
-        self._program: Optional[mx.array] = None
+        self._program = mx.array(self._program_np)
 
     # -- structure ------------------------------------------------------------
     @property
@@ -57,8 +57,6 @@ class Schedule:
     @property
     def program(self) -> mx.array:
         """The int32 program (G, R, 16) the primitive reads (see program.h)."""
-        if self._program is None:
-            self._program = mx.array(self._program_np)
         return self._program
 
     @property
@@ -95,7 +93,7 @@ class Schedule:
     # -- evaluation -----------------------------------------------------------
     def __call__(self, step: Any, *, stream=None) -> mx.array:
         """Values at ``step``: float32, shape ``step.shape`` (``(G, *step.shape)`` for a batch)."""
-        return _ext.schedule_eval(self.program, _as_step(step), self._batched, stream=stream)
+        return _ext.schedule_eval(self._program, _as_step(step), self._batched, stream=stream)
 
     def values(self, n: int, start: int = 0, *, stream=None) -> mx.array:
         """Values at steps ``start, ..., start + n - 1``, computed without a step array."""
@@ -106,7 +104,7 @@ class Schedule:
         if not (I64_MIN <= start and start + n - 1 <= I64_MAX):
             raise ValueError(f"start must keep start + n - 1 within int64, but got {start}.")
         start_arr = mx.array(start, mx.int64)
-        return _ext.schedule_values(self.program, start_arr, n, self._batched, stream=stream)
+        return _ext.schedule_values(self._program, start_arr, n, self._batched, stream=stream)
 
 
 def _int_arg(name: str, v: Any) -> int:
@@ -115,7 +113,12 @@ def _int_arg(name: str, v: Any) -> int:
     return int(v)
 
 
+_BAD_STEP_DTYPES = (mx.bool_, mx.complex64)
+
+
 def _as_step(step: Any) -> mx.array:
+    if type(step) is mx.array and step.dtype not in _BAD_STEP_DTYPES:  # the optimizer's case
+        return step
     if isinstance(step, mx.array):
         dt = step.dtype
     elif isinstance(step, bool) or isinstance(step, np.bool_):
