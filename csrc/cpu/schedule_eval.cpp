@@ -32,15 +32,16 @@ constexpr int64_t kSplitMin = 32;          // blocks this small are evaluated st
 
 // out[t] = plan at i = t (frac 0), t in [0, len)
 SCHED_CLONES void fill_run(sched_plan P, float* out, int32_t len) {
+  const int32_t o = P.ioff;
   switch (P.op) {
     case SCHED_OP_AFFINE:
-      for (int32_t t = 0; t < len; ++t) out[t] = sched_op_affine(P, (float)t);
+      for (int32_t t = 0; t < len; ++t) out[t] = sched_op_affine(P, (float)(t + o));
       break;
     case SCHED_OP_COS2:
-      for (int32_t t = 0; t < len; ++t) out[t] = sched_op_cos2(P, (float)t);
+      for (int32_t t = 0; t < len; ++t) out[t] = sched_op_cos2(P, (float)(t + o));
       break;
     case SCHED_OP_SIN2:
-      for (int32_t t = 0; t < len; ++t) out[t] = sched_op_sin2(P, (float)t);
+      for (int32_t t = 0; t < len; ++t) out[t] = sched_op_sin2(P, (float)(t + o));
       break;
     case SCHED_OP_EXP:
       for (int32_t t = 0; t < len; ++t) out[t] = sched_op_exp(P, t, 0.0f);
@@ -58,7 +59,7 @@ SCHED_CLONES void fill_run(sched_plan P, float* out, int32_t len) {
 template <typename S, bool kFrac>
 SCHED_CLONES void fill_offsets(sched_plan P, float* out, const S* ip, S base, const float* f, int32_t len) {
 #define SCHED_D(t) ((int32_t)(ip[t] - base))
-#define SCHED_X(t) ((float)SCHED_D(t) + (kFrac ? f[t] : 0.0f))
+#define SCHED_X(t) ((float)(SCHED_D(t) + P.ioff) + (kFrac ? f[t] : 0.0f))
   switch (P.op) {
     case SCHED_OP_AFFINE:
       for (int32_t t = 0; t < len; ++t) out[t] = sched_op_affine(P, SCHED_X(t));
@@ -168,46 +169,68 @@ void find_range(StepBlock<S>& b, int64_t len) {
   }
 }
 
-// One member over one block of steps: one shared plan where the block allows
-// it, else the two halves (sorted or locally sorted steps split into few
-// uniform pieces), down to single steps.
+template <typename S>
+void fill_block(const sched_plan& P, const StepBlock<S>& b, int64_t len, float* out) {
+  if (b.frac) {
+    fill_offsets<S, true>(P, out, b.ip, b.base, b.frac, static_cast<int32_t>(len));
+  } else {
+    fill_offsets<S, false>(P, out, b.ip, b.base, b.frac, static_cast<int32_t>(len));
+  }
+  if (b.any_nan) {
+    for (int64_t t = 0; t < len; ++t) out[t] = b.nan[t] ? sched_nan() : out[t];
+  }
+}
+
+template <typename S>
+StepBlock<S> sub_block(const StepBlock<S>& b, int64_t off, int64_t len) {
+  StepBlock<S> sub = b;
+  sub.ip += off;
+  if (b.frac) {
+    sub.frac += off;
+    sub.nan += off;
+  }
+  find_range(sub, len);
+  return sub;
+}
+
+// One member over one block of steps. The plan of the smallest step covers
+// the block, or (sorted steps: an arange, a shifted arange) a first part of
+// it and the rest goes the same way; otherwise the two halves, down to
+// single steps. Values are the same whichever way (plans are anchored at
+// fixed windows).
 template <typename S>
 void eval_block(const int32_t* member, int32_t nseg, const StepBlock<S>& b, int64_t len, float* out) {
   if (nseg == 0) {
     std::fill(out, out + len, sched_nan());
     return;
   }
-  if (b.lo <= b.hi && b.hi - b.lo < SCHED_RUN_MAX) {
+  if (b.lo <= b.hi) {
     int32_t j = sched_find_segment(member, nseg, b.lo);
-    if (sched_find_segment(member, nseg, b.hi) == j) {
-      sched_segment seg = sched_load_segment(member, j);
-      sched_plan P = sched_make_plan(seg, sched_sat_sub(b.lo, seg.offset));
-      if (sched_sat_sub(b.hi, seg.offset) <= P.limit) {
-        if (b.frac) {
-          fill_offsets<S, true>(P, out, b.ip, b.base, b.frac, static_cast<int32_t>(len));
-        } else {
-          fill_offsets<S, false>(P, out, b.ip, b.base, b.frac, static_cast<int32_t>(len));
-        }
-        if (b.any_nan) {
-          for (int64_t t = 0; t < len; ++t) out[t] = b.nan[t] ? sched_nan() : out[t];
-        }
+    sched_segment seg = sched_load_segment(member, j);
+    sched_plan P = sched_make_plan(seg, sched_sat_sub(b.lo, seg.offset));
+    // last step (global) the plan covers
+    int64_t last = sched_min64(sched_sat_add(P.limit, seg.offset), sched_sat_sub(sched_next_change(member, nseg, j), 1));
+    last = sched_min64(last, sched_sat_add(b.lo, SCHED_RUN_MAX - 1));
+    if (b.hi <= last) {
+      fill_block(P, b, len, out);
+      return;
+    }
+    int64_t t = 0;
+    while (t < len && (b.any_nan && b.nan[t] ? true : static_cast<int64_t>(b.ip[t]) <= last)) ++t;
+    if (t >= kSplitMin) {
+      StepBlock<S> rest = sub_block(b, t, len - t);
+      if (rest.lo > last) {  // partitioned: [0, t) under the plan, the rest after it
+        StepBlock<S> head = sub_block(b, 0, t);
+        fill_block(P, head, t, out);
+        eval_block(member, nseg, rest, len - t, out + t);
         return;
       }
     }
   }
   if (len > kSplitMin) {
     int64_t h = len / 2;
-    for (int half = 0; half < 2; ++half) {
-      StepBlock<S> sub = b;
-      int64_t off = half ? h : 0;
-      sub.ip += off;
-      if (b.frac) {
-        sub.frac += off;
-        sub.nan += off;
-      }
-      find_range(sub, half ? len - h : h);
-      eval_block(member, nseg, sub, half ? len - h : h, out + off);
-    }
+    eval_block(member, nseg, sub_block(b, 0, h), h, out);
+    eval_block(member, nseg, sub_block(b, h, len - h), len - h, out + h);
     return;
   }
   for (int64_t t = 0; t < len; ++t) {

@@ -20,6 +20,7 @@ SCHED_FN float sched_fma(float a, float b, float c) { return metal::fma(a, b, c)
 
 #elif defined(__CUDACC__)
 #include <cstdint>
+#include <cstring>
 #define SCHED_FN __host__ __device__ __forceinline__
 #define SCHED_GLOBAL
 #define SCHED_THREAD

@@ -199,16 +199,22 @@ SCHED_FN sched_step sched_step_from_float(float x) {
 
 // Longest run one plan covers: keeps x = i + frac exact in float.
 #define SCHED_RUN_MAX 8388608  // 2^23
+// Plans are anchored at window starts (multiples of SCHED_WINDOW steps) or at
+// regime starts, whichever is later, and end with either: a value then depends
+// on its step alone, not on which run, block or thread computed it, so every
+// backend and both modes agree bit for bit (given the same float operations).
+#define SCHED_WINDOW 4096
+// Exponential plans span a window when |log rate| * SCHED_WINDOW <= 2^20.
+#define SCHED_EXP_WINDOW_MAX_L 256.0f
 // Stairs at least this long are filled as constants, one plan per stair
 // (cheaper than an exponential per step); shorter ones go per step.
 #define SCHED_STAIR_CONST 64
-// Largest |L| * run for exponential plans: keeps e^(L x) accurate in float pairs.
-#define SCHED_EXP_SPAN 1048576.0f  // 2^20
 
 struct sched_plan {
   sched_i32 op;
   float c0, c1, A, sgn, scale, Lh, Ll, inv_n;
   sched_i32 ek, par, neg, bm, n;
+  sched_i32 ioff;   // x = i + ioff (+ frac): the step's offset from the plan's anchor
   sched_i64 limit;  // the plan holds for local steps a..limit
 };
 
@@ -241,6 +247,7 @@ SCHED_FN float sched_exp_core(sched_plan P, float x, sched_i32 k) {
 
 // exponent s / n: x = i + frac (NaN between integers for a negative rate)
 SCHED_FN float sched_op_exp(sched_plan P, sched_i32 i, float frac) {
+  i += P.ioff;
   float v = sched_exp_core(P, (float)i + frac, i);
   return (P.neg && frac != 0.0f) ? sched_nan() : v;
 }
@@ -257,7 +264,7 @@ SCHED_FN float sched_op_exp_stair(sched_plan P, sched_i32 i) {
 SCHED_FN float sched_op_select0(sched_plan P, float x) { return x == 0.0f ? P.c0 : P.c1; }
 
 SCHED_FN float sched_plan_eval(sched_plan P, sched_i32 i, float frac) {
-  float x = (float)i + frac;
+  float x = (float)(i + P.ioff) + frac;
   switch (P.op) {
     case SCHED_OP_AFFINE:
       return sched_op_affine(P, x);
@@ -292,8 +299,20 @@ SCHED_FN sched_plan sched_const_plan(float v) {
   P.neg = 0;
   P.bm = 0;
   P.n = 1;
+  P.ioff = 0;
   P.limit = SCHED_I64_MAX;
   return P;
+}
+
+SCHED_FN sched_i64 sched_window_start(sched_i64 a) { return a & ~(sched_i64)(SCHED_WINDOW - 1); }
+
+// Anchors P for step a of the regime [r_lo, r_hi]; returns the anchor.
+SCHED_FN sched_i64 sched_anchor(SCHED_THREAD sched_plan& P, sched_i64 a, sched_i64 r_lo, sched_i64 r_hi) {
+  sched_i64 w = sched_window_start(a);
+  sched_i64 anchor = r_lo > w ? r_lo : w;
+  P.ioff = (sched_i32)(a - anchor);
+  P.limit = sched_min64(r_hi, w + (SCHED_WINDOW - 1));
+  return anchor;
 }
 
 // linear: v = init + (end - init) * min(s, n) / n   (no lower clamp, as MLX).
@@ -306,16 +325,14 @@ SCHED_FN sched_plan sched_plan_linear(sched_segment seg, sched_i64 a) {
     P.op = SCHED_OP_AFFINE;
     P.c0 = seg.p[3];
     P.c1 = seg.p[4];
-    P.A = (float)a;
+    P.A = (float)sched_anchor(P, a, SCHED_I64_MIN, h - 1);
     P.scale = seg.p[2];
-    P.limit = h - 1;
   } else if (a < seg.n) {  // v = end + (init - end) * (n - s) / n
     P.op = SCHED_OP_AFFINE;
     P.c1 = seg.p[1];
-    P.A = (float)(seg.n - a);
+    P.A = (float)(seg.n - sched_anchor(P, a, h, seg.n - 1));
     P.sgn = -1.0f;
     P.scale = seg.p[2];
-    P.limit = seg.n - 1;
   }
   return P;
 }
@@ -330,60 +347,66 @@ SCHED_FN sched_plan sched_plan_cosine(sched_segment seg, sched_i64 a) {
   if (a < n) {
     sched_i64 h = n / 2;
     sched_i64 m = sched_floor_div(a + h, n);
+    sched_i64 mn = m * n;
     P.op = (m & 1) ? SCHED_OP_SIN2 : SCHED_OP_COS2;
     P.c1 = seg.p[1];
-    P.A = (float)(a - m * n);
+    sched_i64 anchor = sched_anchor(P, a, sched_sat_sub(mn, h), sched_min64(mn + (n - h) - 1, n - 1));
+    P.A = (float)(anchor - mn);
     P.scale = seg.p[2];
-    P.limit = sched_min64(m * n + (n - h) - 1, n - 1);
   }
   return P;
+}
+
+// rate^(q + x) = c1 * 2^ek * e^(L x) with c1 * 2^ek = init * rate^q.
+SCHED_FN void sched_exp_base(SCHED_THREAD sched_plan& P, sched_segment seg, sched_i64 q) {
+  sched_exp_split base = sched_exp_ff(sched_ff_mul_i64(seg.p[1], seg.p[2], q));
+  P.c1 = seg.p[0] * base.m;
+  P.ek = base.k;
+  P.par = (sched_i32)(q & 1);
+  P.neg = (seg.flags & SCHED_FLAG_NEG_RATE) ? 1 : 0;
+  P.Lh = seg.p[1];
+  P.Ll = seg.p[2];
 }
 
 // exponential: v = init * rate^e, e = s / n or floor(s / n) (staircase).
 SCHED_FN sched_plan sched_plan_exponential(sched_segment seg, sched_i64 a) {
   float init = seg.p[0];
-  float Lh = seg.p[1];
-  float Ll = seg.p[2];
   sched_i64 n = seg.n;
   bool stair = (seg.flags & SCHED_FLAG_STAIRCASE) != 0;
-  bool neg = (seg.flags & SCHED_FLAG_NEG_RATE) != 0;
   sched_i64 q = stair ? sched_floor_div(a, n) : a;  // integer part of the exponent
   if (seg.flags & SCHED_FLAG_ZERO_RATE) {           // 0^e: inf, 1 or 0 by the sign of e
     sched_plan P = sched_const_plan(q < 0 ? init * sched_inf() : (q == 0 ? init : init * 0.0f));
-    P.limit = q < 0 ? (stair ? -1 : -1) : (q == 0 ? (stair ? n - 1 : 0) : SCHED_I64_MAX);
+    P.limit = q < 0 ? -1 : (q == 0 ? (stair ? n - 1 : 0) : SCHED_I64_MAX);
     if (q == 0 && !stair) {  // e = frac: 0^0 = 1, 0^frac = 0
       P.op = SCHED_OP_SELECT0;
       P.c1 = init * 0.0f;
     }
     return P;
   }
-  sched_exp_split base = sched_exp_ff(sched_ff_mul_i64(Lh, Ll, q));
+  float absL = seg.p[1] < 0.0f ? -seg.p[1] : seg.p[1];
+  bool windowed = absL <= SCHED_EXP_WINDOW_MAX_L;
   sched_plan P = sched_const_plan(0.0f);
-  P.op = stair ? SCHED_OP_EXP_STAIR : SCHED_OP_EXP;
-  P.neg = neg ? 1 : 0;
-  P.c1 = init * base.m;
-  P.ek = base.k;
-  P.par = (sched_i32)(q & 1);
-  P.Lh = Lh;
-  P.Ll = Ll;
-  float span = Lh != 0.0f ? SCHED_EXP_SPAN / (Lh < 0.0f ? -Lh : Lh) : (float)SCHED_RUN_MAX;
-  sched_i64 kmax = span < (float)SCHED_RUN_MAX ? (sched_i64)span : SCHED_RUN_MAX;
-  kmax = kmax < 1 ? 1 : kmax;
   if (!stair) {
-    P.limit = sched_sat_add(a, kmax - 1);
+    P.op = SCHED_OP_EXP;
+    sched_i64 anchor = windowed ? sched_anchor(P, a, SCHED_I64_MIN, SCHED_I64_MAX) : a;
+    if (!windowed) P.limit = a;
+    sched_exp_base(P, seg, anchor);
     return P;
   }
-  sched_i64 bm = a - q * n;
-  if (n >= SCHED_STAIR_CONST) {  // one stair at a time: a constant
-    float v = sched_ldexp((neg && (q & 1)) ? -P.c1 : P.c1, P.ek);
-    sched_plan C = sched_const_plan(v);
-    C.limit = sched_sat_add(a, n - bm - 1);
+  // Stairs: windows of SCHED_WINDOW stairs, anchored at stair qw.
+  sched_i64 qw = windowed ? sched_window_start(q) : q;
+  sched_exp_base(P, seg, qw);
+  if (n >= SCHED_STAIR_CONST || !windowed) {  // one stair at a time: a constant
+    sched_i32 k = (sched_i32)(q - qw);
+    sched_plan C = sched_const_plan(sched_exp_core(P, (float)k, k));
+    C.limit = sched_sat_add(q * n, n - 1);
     return C;
   }
-  P.bm = (sched_i32)bm;
+  P.op = SCHED_OP_EXP_STAIR;
+  P.bm = (sched_i32)(a - qw * n);
   P.n = (sched_i32)n;
   P.inv_n = 1.0f / (float)n;
-  P.limit = sched_sat_add(a, sched_min64(kmax * n - bm, (sched_i64)SCHED_RUN_MAX) - 1);
+  P.limit = sched_sat_add(qw * n, SCHED_WINDOW * n - 1);
   return P;
 }
 

@@ -1,0 +1,39 @@
+// mlx-sched CUDA backend: what the host side (schedule_eval.cpp, compiled by
+// the C++ compiler against MLX's CUDA headers) and the kernels
+// (kernels.cu, compiled by nvcc against the shared math only) agree on.
+#pragma once
+
+#include <cuda.h>
+#include <cstdint>
+
+namespace mlx_sched::cuda {
+
+constexpr int kMaxDims = 8;      // strided step arrays of up to 8 dims
+constexpr int kPerThread = 16;   // consecutive values per thread: one plan, 4 float4 stores
+constexpr int kBlockDim = 256;
+
+// The one argument of every kernel (passed by value).
+struct Launch {
+  const int32_t* program;  // (G, R, 16)
+  int32_t R;
+  int32_t G;
+  int64_t N;               // values per member
+  const void* steps;       // Steps mode; null in Range mode
+  const int64_t* start;    // Range mode: the first step (an int64 scalar on the device)
+  int32_t ndim;            // Steps mode, strided: shape and strides (elements)
+  int32_t contiguous;
+  int32_t shape[kMaxDims];
+  int64_t strides[kMaxDims];
+  float* out;              // (G, N)
+};
+
+// Step dtypes the kernels are instantiated for (float64: MLX has none on the GPU).
+enum class StepType { u8, u16, u32, u64, i8, i16, i32, i64, f16, bf16, f32 };
+
+// Driver-level handles of the kernels, for MLX's command encoder: a kernel
+// address registered with this extension's CUDA runtime is not valid in
+// libmlx's ("invalid resource handle").
+CUfunction steps_kernel(StepType t);
+CUfunction range_kernel();
+
+}  // namespace mlx_sched::cuda

@@ -1,0 +1,77 @@
+// ScheduleEval::eval_gpu for MLX's CUDA backend: allocate, bind, launch one
+// kernel through MLX's command encoder (it joins MLX's stream and CUDA graph).
+#include <stdexcept>
+
+#include "cuda/launch.h"
+#include "mlx/allocator.h"
+#include "mlx/backend/cuda/device.h"
+#include "mlx/backend/cuda/utils.h"
+#include "primitives.h"
+
+namespace mlx_sched {
+
+namespace {
+
+cuda::StepType step_type(mx::Dtype dt) {
+  switch (dt) {
+    case mx::uint8: return cuda::StepType::u8;
+    case mx::uint16: return cuda::StepType::u16;
+    case mx::uint32: return cuda::StepType::u32;
+    case mx::uint64: return cuda::StepType::u64;
+    case mx::int8: return cuda::StepType::i8;
+    case mx::int16: return cuda::StepType::i16;
+    case mx::int32: return cuda::StepType::i32;
+    case mx::int64: return cuda::StepType::i64;
+    case mx::float16: return cuda::StepType::f16;
+    case mx::bfloat16: return cuda::StepType::bf16;
+    case mx::float32: return cuda::StepType::f32;
+    default:
+      throw std::invalid_argument("[ScheduleEval::eval_gpu] unsupported step dtype on the GPU.");
+  }
+}
+
+}  // namespace
+
+void ScheduleEval::eval_gpu(const std::vector<mx::array>& inputs, mx::array& out) {
+  const auto& program = inputs[0];
+  const auto& arg = inputs[1];
+  if (!program.flags().row_contiguous) {
+    throw std::invalid_argument("[ScheduleEval::eval_gpu] the program must be row-contiguous.");
+  }
+  out.set_data(mx::allocator::malloc(out.nbytes()));
+  if (out.size() == 0) return;
+
+  auto& enc = mx::cu::get_command_encoder(stream());
+  enc.set_input_array(program);
+  enc.set_input_array(arg);
+  enc.set_output_array(out);
+
+  cuda::Launch L{};
+  L.program = mx::gpu_ptr<int32_t>(program);
+  L.G = program.shape(0);
+  L.R = program.shape(1);
+  L.N = static_cast<int64_t>(out.size()) / L.G;
+  L.out = mx::gpu_ptr<float>(out);
+  CUfunction kernel;
+  if (mode_ == Mode::Range) {
+    L.start = mx::gpu_ptr<int64_t>(arg);
+    kernel = cuda::range_kernel();
+  } else {
+    if (arg.ndim() > cuda::kMaxDims && !arg.flags().row_contiguous) {
+      throw std::invalid_argument("[ScheduleEval::eval_gpu] strided step arrays of more than 8 dims are not supported.");
+    }
+    L.steps = mx::gpu_ptr<void>(arg);
+    L.contiguous = arg.flags().row_contiguous ? 1 : 0;
+    L.ndim = arg.ndim();
+    for (int d = 0; d < arg.ndim() && d < cuda::kMaxDims; ++d) {
+      L.shape[d] = arg.shape(d);
+      L.strides[d] = arg.strides(d);
+    }
+    kernel = cuda::steps_kernel(step_type(arg.dtype()));
+  }
+  int64_t threads = ((L.N + cuda::kPerThread - 1) / cuda::kPerThread) * L.G;
+  dim3 grid(static_cast<unsigned>((threads + cuda::kBlockDim - 1) / cuda::kBlockDim));
+  enc.add_kernel_node(kernel, grid, dim3(cuda::kBlockDim), L);
+}
+
+}  // namespace mlx_sched

@@ -1,0 +1,56 @@
+"""GPU against CPU on the shared case list (tests/cases.py). Skipped without a GPU."""
+
+import mlx.core as mx
+import numpy as np
+import pytest
+
+from cases import RANGES, SCHEDULES, step_arrays
+
+gpu = pytest.mark.skipif(
+    not (mx.cuda.is_available() or mx.metal.is_available()), reason="this MLX has no GPU backend"
+)
+
+
+def ulp_close(a, b, ulps=2):
+    """Elementwise within `ulps` float32 ulps of the larger magnitude (NaN == NaN)."""
+    a = np.asarray(a, np.float32)
+    b = np.asarray(b, np.float32)
+    both_nan = np.isnan(a) & np.isnan(b)
+    same = a == b
+    with np.errstate(invalid="ignore", over="ignore"):
+        m = np.maximum(np.abs(a), np.abs(b))
+        ulp = np.spacing(m.astype(np.float32))
+        ok = both_nan | same | (np.abs(a.astype(np.float64) - b.astype(np.float64)) <= ulps * ulp)
+    bad = np.flatnonzero(~ok.ravel())
+    assert bad.size == 0, f"{bad.size} values differ by more than {ulps} ulp, e.g. {a.ravel()[bad[:4]]} vs {b.ravel()[bad[:4]]}"
+
+
+@gpu
+@pytest.mark.parametrize("steps_name", list(step_arrays()))
+@pytest.mark.parametrize("name", list(SCHEDULES))
+def test_gpu_matches_cpu_on_step_arrays(name, steps_name):
+    s = SCHEDULES[name]()
+    steps = step_arrays()[steps_name]
+    ulp_close(s(steps, stream=mx.gpu), s(steps, stream=mx.cpu))
+
+
+@gpu
+@pytest.mark.parametrize("start,n", RANGES)
+@pytest.mark.parametrize("name", list(SCHEDULES))
+def test_gpu_matches_cpu_in_range_mode(name, start, n):
+    s = SCHEDULES[name]()
+    ulp_close(s.values(n, start=start, stream=mx.gpu), s.values(n, start=start, stream=mx.cpu))
+
+
+@gpu
+def test_gpu_large_output_uses_64_bit_indexing():
+    s = mx.array  # noqa: F841 - keep the import of mx visible in the skip reason
+    from mlx_sched import stack, cosine_decay
+
+    b = stack([cosine_decay(1.0, 1000)] * 3)
+    n = 800_000_000  # 3 x 8e8 = 2.4e9 values > 2^31
+    out = b.values(n, start=0, stream=mx.gpu)
+    tail = out[:, -5:]
+    ref = b.values(5, start=n - 5, stream=mx.cpu)
+    ulp_close(tail, ref)
+    del out
