@@ -113,7 +113,7 @@ __global__ void __launch_bounds__(kBlockDim, 2) steps_kernel_impl(Launch L) {
   float v[kPerThread];
   bool shared = false;
   sched_plan P;
-  if (nseg > 0 && lo <= hi && hi - lo < SCHED_RUN_MAX) {
+  if (nseg > 0 && lo <= hi && hi <= sched_sat_add(lo, SCHED_RUN_MAX - 1)) {
     sched_i32 jseg = sched_find_segment(member, nseg, lo);
     if (sched_find_segment(member, nseg, hi) == jseg) {
       sched_segment seg = sched_load_segment(member, jseg);

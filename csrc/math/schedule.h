@@ -32,10 +32,15 @@ SCHED_FN sched_i64 sched_sat_add(sched_i64 a, sched_i64 b) {
   return a + b;
 }
 
-// floor(a / n) for n > 0
+// floor(a / n) and a - n floor(a / n) in [0, n), for n > 0
 SCHED_FN sched_i64 sched_floor_div(sched_i64 a, sched_i64 n) {
   sched_i64 q = a / n;
   return (a % n != 0 && a < 0) ? q - 1 : q;
+}
+
+SCHED_FN sched_i64 sched_floor_mod(sched_i64 a, sched_i64 n) {
+  sched_i64 r = a % n;
+  return r < 0 ? r + n : r;
 }
 
 // ------------------------------------------------------------------ floats
@@ -347,7 +352,7 @@ SCHED_FN sched_plan sched_plan_cosine(sched_segment seg, sched_i64 a) {
   if (a < n) {
     sched_i64 h = n / 2;
     sched_i64 m = sched_floor_div(a + h, n);
-    sched_i64 mn = m * n;
+    sched_i64 mn = sched_sat_sub(a + h, sched_floor_mod(a + h, n));  // m n, saturated
     P.op = (m & 1) ? SCHED_OP_SIN2 : SCHED_OP_COS2;
     P.c1 = seg.p[1];
     sched_i64 anchor = sched_anchor(P, a, sched_sat_sub(mn, h), sched_min64(mn + (n - h) - 1, n - 1));
@@ -399,14 +404,15 @@ SCHED_FN sched_plan sched_plan_exponential(sched_segment seg, sched_i64 a) {
   if (n >= SCHED_STAIR_CONST || !windowed) {  // one stair at a time: a constant
     sched_i32 k = (sched_i32)(q - qw);
     sched_plan C = sched_const_plan(sched_exp_core(P, (float)k, k));
-    C.limit = sched_sat_add(q * n, n - 1);
+    C.limit = sched_sat_add(a, n - 1 - sched_floor_mod(a, n));  // the stair's last step
     return C;
   }
+  sched_i64 bm = (q - qw) * n + sched_floor_mod(a, n);  // a - qw n, < SCHED_WINDOW n
   P.op = SCHED_OP_EXP_STAIR;
-  P.bm = (sched_i32)(a - qw * n);
+  P.bm = (sched_i32)bm;
   P.n = (sched_i32)n;
   P.inv_n = 1.0f / (float)n;
-  P.limit = sched_sat_add(qw * n, SCHED_WINDOW * n - 1);
+  P.limit = sched_sat_add(a, SCHED_WINDOW * n - bm - 1);
   return P;
 }
 
