@@ -9,11 +9,16 @@ mkdir -p "$log"
 SP="$(python3 -c 'import site; print(site.getsitepackages()[0])')"
 export CMAKE_ARGS="${CMAKE_ARGS:-} -DCUDNN_INCLUDE_PATH=$SP/nvidia/cudnn/include"
 export PYTHONUNBUFFERED=1
+# libmlx.so uses the system's shared libstdc++; the image's default compiler
+# (/opt/gcc) links its own libstdc++ statically into shared objects, and two
+# libstdc++ copies in one process crash in std::locale. Use the system g++.
+export CXX=/usr/bin/g++ CUDAHOSTCXX=/usr/bin/g++
 PYTEST=(python3 -m pytest -p no:cacheprovider -o faulthandler_timeout=90 -rf)
 {
   echo "# $(date -u +%FT%TZ) $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader)"
   if [ "${SKIP_BUILD:-0}" != 1 ]; then
     echo "\$ python3 -m pip install --no-build-isolation ."
+    rm -rf build
     python3 -m pip install --no-build-isolation -q . > "$log/build.log" 2>&1
     echo "build rc=$?"
   fi
