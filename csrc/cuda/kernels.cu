@@ -35,62 +35,97 @@ __device__ __forceinline__ int64_t strided_offset(const Launch& L, int64_t j) {
   return off;
 }
 
-// Stores kPerThread values at out[base ..]: float4 stores when aligned and whole.
-__device__ __forceinline__ void store(float* out, int64_t base, int cnt, const float (&v)[kPerThread]) {
-  if (cnt == kPerThread && (base & 3) == 0) {
-    float4* o = reinterpret_cast<float4*>(out + base);
+// A block covers kBlockValues consecutive values of one member: thread t
+// handles values t*4 + k*kBlockDim*4 (k < kIters), so every float4 store of
+// a warp writes 512 contiguous bytes.
+constexpr int kVec = 4;
+constexpr int kIters = kPerThread / kVec;
+constexpr int64_t kBlockValues = int64_t(kBlockDim) * kPerThread;
+constexpr int kMaxRuns = 4;  // plans one block shares (window/segment changes inside it)
+
+struct BlockRuns {
+  sched_plan plan[kMaxRuns];
+  int32_t start[kMaxRuns + 1];  // run r covers block values [start[r], start[r+1])
+  int32_t count;                // 0: the block has no valid program (NaN)
+};
+
+__device__ __forceinline__ float run_value(const BlockRuns& R, int32_t v) {
+  int r = 0;
 #pragma unroll
-    for (int q = 0; q < kPerThread / 4; ++q) o[q] = make_float4(v[4 * q], v[4 * q + 1], v[4 * q + 2], v[4 * q + 3]);
+  for (int q = 1; q < kMaxRuns; ++q) r += (q < R.count && v >= R.start[q]) ? 1 : 0;
+  return sched_plan_eval(R.plan[r], v - R.start[r], 0.0f);
+}
+
+// out[row + j .. row + j + 3] for the values of a row of N.
+__device__ __forceinline__ void store4(float* out, int64_t base, int64_t N, int64_t j, const float (&v)[kVec]) {
+  if (j + kVec <= N && ((base + j) & 3) == 0) {
+    *reinterpret_cast<float4*>(out + base + j) = make_float4(v[0], v[1], v[2], v[3]);
   } else {
 #pragma unroll
-    for (int k = 0; k < kPerThread; ++k) {
-      if (k < cnt) out[base + k] = v[k];
+    for (int q = 0; q < kVec; ++q) {
+      if (j + q < N) out[base + j + q] = v[q];
     }
   }
 }
 
-// Range mode: thread -> kPerThread consecutive steps of one member, sharing
-// one plan (a new one only where a run ends inside the thread's steps).
-__global__ void __launch_bounds__(kBlockDim, 2) range_kernel_impl(Launch L) {
-  const int64_t per_member = (L.N + kPerThread - 1) / kPerThread;
-  const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (idx >= per_member * L.G) return;
-  const int64_t g = idx / per_member;
-  const int64_t j0 = (idx % per_member) * kPerThread;
-  const int cnt = static_cast<int>(L.N - j0 < kPerThread ? L.N - j0 : kPerThread);
+// Range mode: thread 0 plans the block's runs (usually one: a plan covers a
+// window of 4096 steps), every thread then evaluates branch-free formulas.
+__global__ void __launch_bounds__(kBlockDim) range_kernel_impl(Launch L) {
+  __shared__ BlockRuns R;
+  const int64_t blocks_per_member = (L.N + kBlockValues - 1) / kBlockValues;
+  const int64_t g = blockIdx.x / blocks_per_member;
+  const int64_t j0 = (blockIdx.x % blocks_per_member) * kBlockValues;
+  const int64_t len = L.N - j0 < kBlockValues ? L.N - j0 : kBlockValues;
   const int32_t* member = L.program + g * L.R * SCHED_WORDS;
-  const int32_t nseg = sched_member_nseg(member, L.R);
   const sched_i64 s0 = sched_sat_add(*L.start, j0);
-  float v[kPerThread];
-  sched_run run;
-  run.len = 0;
-  int run_start = 0;
-#pragma unroll
-  for (int k = 0; k < kPerThread; ++k) {
-    if (k < cnt && nseg > 0) {
-      if (k >= run_start + run.len) {
-        run = sched_plan_run(member, nseg, sched_sat_add(s0, k), cnt - k);
-        run_start = k;
-      }
-      v[k] = sched_plan_eval(run.plan, k - run_start, 0.0f);
-    } else {
-      v[k] = sched_nan();
+  if (threadIdx.x == 0) {
+    const int32_t nseg = sched_member_nseg(member, L.R);
+    int32_t v = 0, r = 0;
+    while (nseg > 0 && v < len && r < kMaxRuns) {
+      sched_run run = sched_plan_run(member, nseg, sched_sat_add(s0, v), len - v);
+      R.plan[r] = run.plan;
+      R.start[r] = v;
+      v += static_cast<int32_t>(run.len);
+      ++r;
     }
+    R.count = r;
+    R.start[r] = v;  // values from here on (if any) are evaluated one by one
   }
-  store(L.out, g * L.N + j0, cnt, v);
+  __syncthreads();
+  const int32_t nseg = R.count > 0 ? sched_member_nseg(member, L.R) : 0;
+#pragma unroll
+  for (int it = 0; it < kIters; ++it) {
+    const int32_t j = (it * kBlockDim + threadIdx.x) * kVec;
+    if (j >= len) break;
+    float v[kVec];
+#pragma unroll
+    for (int q = 0; q < kVec; ++q) {
+      const int32_t jj = j + q;
+      if (R.count == 0) {
+        v[q] = sched_nan();
+      } else if (jj < R.start[R.count]) {
+        v[q] = run_value(R, jj);
+      } else {
+        v[q] = sched_eval(member, nseg, sched_step_from_i64(sched_sat_add(s0, jj)));
+      }
+    }
+    store4(L.out, g * L.N, L.N, j0 + j, v);
+  }
 }
 
-// Steps mode: thread -> kPerThread consecutive elements of the step array, for
-// one member. Nearby steps (an arange, an optimizer's counter) share one plan;
-// others are evaluated one by one.
+// Steps mode: same layout. The block's smallest step is planned once; if
+// that plan covers the block's largest step (an arange, an optimizer's
+// counter) every value is a branch-free formula, else each step is
+// evaluated on its own.
 template <typename T>
-__global__ void __launch_bounds__(kBlockDim, 2) steps_kernel_impl(Launch L) {
-  const int64_t per_member = (L.N + kPerThread - 1) / kPerThread;
-  const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (idx >= per_member * L.G) return;
-  const int64_t g = idx / per_member;
-  const int64_t j0 = (idx % per_member) * kPerThread;
-  const int cnt = static_cast<int>(L.N - j0 < kPerThread ? L.N - j0 : kPerThread);
+__global__ void __launch_bounds__(kBlockDim) steps_kernel_impl(Launch L) {
+  __shared__ sched_plan P;
+  __shared__ sched_i64 lo_s[kBlockDim / 32], hi_s[kBlockDim / 32];
+  __shared__ int shared_ok;
+  const int64_t blocks_per_member = (L.N + kBlockValues - 1) / kBlockValues;
+  const int64_t g = blockIdx.x / blocks_per_member;
+  const int64_t j0 = (blockIdx.x % blocks_per_member) * kBlockValues;
+  const int64_t len = L.N - j0 < kBlockValues ? L.N - j0 : kBlockValues;
   const int32_t* member = L.program + g * L.R * SCHED_WORDS;
   const int32_t nseg = sched_member_nseg(member, L.R);
   const T* steps = static_cast<const T*>(L.steps);
@@ -98,38 +133,68 @@ __global__ void __launch_bounds__(kBlockDim, 2) steps_kernel_impl(Launch L) {
   sched_step st[kPerThread];
   sched_i64 lo = SCHED_I64_MAX, hi = SCHED_I64_MIN;
 #pragma unroll
-  for (int k = 0; k < kPerThread; ++k) {
-    if (k < cnt) {
-      int64_t j = j0 + k;
-      st[k] = load_step<T>(steps[L.contiguous ? j : strided_offset(L, j)]);
-      if (!st[k].nan) {
-        lo = st[k].ip < lo ? st[k].ip : lo;
-        hi = st[k].ip > hi ? st[k].ip : hi;
+  for (int it = 0; it < kIters; ++it) {
+#pragma unroll
+    for (int q = 0; q < kVec; ++q) {
+      const int64_t j = j0 + (it * kBlockDim + threadIdx.x) * kVec + q;
+      sched_step s = sched_step_from_i64(0);
+      if (j < j0 + len) {
+        s = load_step<T>(steps[L.contiguous ? j : strided_offset(L, j)]);
+        if (!s.nan) {
+          lo = s.ip < lo ? s.ip : lo;
+          hi = s.ip > hi ? s.ip : hi;
+        }
       }
-    } else {
-      st[k] = sched_step_from_i64(0);
-    }
-  }
-  float v[kPerThread];
-  bool shared = false;
-  sched_plan P;
-  if (nseg > 0 && lo <= hi && hi <= sched_sat_add(lo, SCHED_RUN_MAX - 1)) {
-    sched_i32 jseg = sched_find_segment(member, nseg, lo);
-    if (sched_find_segment(member, nseg, hi) == jseg) {
-      sched_segment seg = sched_load_segment(member, jseg);
-      P = sched_make_plan(seg, sched_sat_sub(lo, seg.offset));
-      shared = sched_sat_sub(hi, seg.offset) <= P.limit;
+      st[it * kVec + q] = s;
     }
   }
 #pragma unroll
-  for (int k = 0; k < kPerThread; ++k) {
-    if (shared) {
-      v[k] = st[k].nan ? sched_nan() : sched_plan_eval(P, static_cast<sched_i32>(st[k].ip - lo), st[k].frac);
-    } else {
-      v[k] = k < cnt ? sched_eval(member, nseg, st[k]) : 0.0f;
-    }
+  for (int o = 16; o > 0; o >>= 1) {
+    sched_i64 l2 = __shfl_xor_sync(0xffffffffu, lo, o);
+    sched_i64 h2 = __shfl_xor_sync(0xffffffffu, hi, o);
+    lo = l2 < lo ? l2 : lo;
+    hi = h2 > hi ? h2 : hi;
   }
-  store(L.out, g * L.N + j0, cnt, v);
+  if ((threadIdx.x & 31) == 0) {
+    lo_s[threadIdx.x / 32] = lo;
+    hi_s[threadIdx.x / 32] = hi;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    for (int w = 1; w < kBlockDim / 32; ++w) {
+      lo = lo_s[w] < lo ? lo_s[w] : lo;
+      hi = hi_s[w] > hi ? hi_s[w] : hi;
+    }
+    shared_ok = 0;
+    if (nseg > 0 && lo <= hi && hi <= sched_sat_add(lo, SCHED_RUN_MAX - 1)) {
+      sched_i32 jseg = sched_find_segment(member, nseg, lo);
+      if (sched_find_segment(member, nseg, hi) == jseg) {
+        sched_segment seg = sched_load_segment(member, jseg);
+        P = sched_make_plan(seg, sched_sat_sub(lo, seg.offset));
+        shared_ok = sched_sat_sub(hi, seg.offset) <= P.limit;
+      }
+    }
+    lo_s[0] = lo;
+  }
+  __syncthreads();
+  const sched_i64 blo = lo_s[0];
+  const int64_t base = g * L.N;
+#pragma unroll
+  for (int it = 0; it < kIters; ++it) {
+    const int64_t j = j0 + (it * kBlockDim + threadIdx.x) * kVec;
+    if (j >= j0 + len) break;
+    float v[kVec];
+#pragma unroll
+    for (int q = 0; q < kVec; ++q) {
+      const sched_step& s = st[it * kVec + q];
+      if (shared_ok) {
+        v[q] = s.nan ? sched_nan() : sched_plan_eval(P, static_cast<sched_i32>(s.ip - blo), s.frac);
+      } else {
+        v[q] = sched_eval(member, nseg, s);
+      }
+    }
+    store4(L.out, base, L.N, j, v);
+  }
 }
 
 CUfunction driver_handle(const void* kernel) {

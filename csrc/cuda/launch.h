@@ -9,7 +9,7 @@
 namespace mlx_sched::cuda {
 
 constexpr int kMaxDims = 8;      // strided step arrays of up to 8 dims
-constexpr int kPerThread = 16;   // consecutive values per thread: one plan, 4 float4 stores
+constexpr int kPerThread = 16;   // values per thread (4 coalesced float4 stores)
 constexpr int kBlockDim = 256;
 
 // The one argument of every kernel (passed by value).

@@ -1,5 +1,6 @@
 // ScheduleEval::eval_gpu for MLX's CUDA backend: allocate, bind, launch one
 // kernel through MLX's command encoder (it joins MLX's stream and CUDA graph).
+#include <algorithm>
 #include <stdexcept>
 
 #include "cuda/launch.h"
@@ -38,7 +39,11 @@ void ScheduleEval::eval_gpu(const std::vector<mx::array>& inputs, mx::array& out
   if (!program.flags().row_contiguous) {
     throw std::invalid_argument("[ScheduleEval::eval_gpu] the program must be row-contiguous.");
   }
-  out.set_data(mx::allocator::malloc(out.nbytes()));
+  // MLX's own kernels allocate device memory (cu::malloc_async, not exported);
+  // allocator::malloc gives unified memory, and a tiny request comes from a
+  // pool of small buffers that the host also touches, so every launch would
+  // migrate pages. A whole page keeps a scalar output on the device.
+  out.set_data(mx::allocator::malloc(std::max<size_t>(out.nbytes(), 4096)));
   if (out.size() == 0) return;
 
   auto& enc = mx::cu::get_command_encoder(stream());
@@ -69,8 +74,9 @@ void ScheduleEval::eval_gpu(const std::vector<mx::array>& inputs, mx::array& out
     }
     kernel = cuda::steps_kernel(step_type(arg.dtype()));
   }
-  int64_t threads = ((L.N + cuda::kPerThread - 1) / cuda::kPerThread) * L.G;
-  dim3 grid(static_cast<unsigned>((threads + cuda::kBlockDim - 1) / cuda::kBlockDim));
+  // one block per kBlockDim * kPerThread values of a member
+  const int64_t per_block = int64_t(cuda::kBlockDim) * cuda::kPerThread;
+  dim3 grid(static_cast<unsigned>(((L.N + per_block - 1) / per_block) * L.G));
   enc.add_kernel_node(kernel, grid, dim3(cuda::kBlockDim), L);
 }
 
