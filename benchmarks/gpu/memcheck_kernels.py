@@ -21,11 +21,11 @@ for name, make in SCHEDULES.items():
     s = make()
     for steps in step_arrays().values():
         out = s(steps, stream=mx.gpu)
-        total = total + mx.sum(mx.where(mx.isfinite(out), out, 0.0))
+        total = total + mx.sum(mx.where(mx.abs(out) < 1e6, out, 0.0))
         n += 1
     for start, count in RANGES:
         out = s.values(count, start=start, stream=mx.gpu)
-        total = total + mx.sum(mx.where(mx.isfinite(out), out, 0.0))
+        total = total + mx.sum(mx.where(mx.abs(out) < 1e6, out, 0.0))
         n += 1
     mx.eval(total)
 print(f"{n} kernel launches, checksum {total.item():.6g}")

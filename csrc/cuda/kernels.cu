@@ -92,6 +92,19 @@ __global__ void __launch_bounds__(kBlockDim) range_kernel_impl(Launch L) {
     R.start[r] = v;  // values from here on (if any) are evaluated one by one
   }
   __syncthreads();
+  if (R.count == 1 && R.start[1] >= len) {  // the common case: one plan, held in registers
+    const sched_plan P = R.plan[0];
+#pragma unroll
+    for (int it = 0; it < kIters; ++it) {
+      const int32_t j = (it * kBlockDim + threadIdx.x) * kVec;
+      if (j >= len) break;
+      float v[kVec];
+#pragma unroll
+      for (int q = 0; q < kVec; ++q) v[q] = sched_plan_eval(P, j + q, 0.0f);
+      store4(L.out, g * L.N, L.N, j0 + j, v);
+    }
+    return;
+  }
   const int32_t nseg = R.count > 0 ? sched_member_nseg(member, L.R) : 0;
 #pragma unroll
   for (int it = 0; it < kIters; ++it) {
@@ -178,6 +191,8 @@ __global__ void __launch_bounds__(kBlockDim) steps_kernel_impl(Launch L) {
   }
   __syncthreads();
   const sched_i64 blo = lo_s[0];
+  const bool use_plan = shared_ok != 0;
+  const sched_plan Pl = P;  // registers, not shared memory, in the loop
   const int64_t base = g * L.N;
 #pragma unroll
   for (int it = 0; it < kIters; ++it) {
@@ -187,8 +202,8 @@ __global__ void __launch_bounds__(kBlockDim) steps_kernel_impl(Launch L) {
 #pragma unroll
     for (int q = 0; q < kVec; ++q) {
       const sched_step& s = st[it * kVec + q];
-      if (shared_ok) {
-        v[q] = s.nan ? sched_nan() : sched_plan_eval(P, static_cast<sched_i32>(s.ip - blo), s.frac);
+      if (use_plan) {
+        v[q] = s.nan ? sched_nan() : sched_plan_eval(Pl, static_cast<sched_i32>(s.ip - blo), s.frac);
       } else {
         v[q] = sched_eval(member, nseg, s);
       }
