@@ -24,7 +24,7 @@ PYTEST=(python3 -m pytest -p no:cacheprovider -o faulthandler_timeout=90 -rf)
   fi
   (cd /tmp && python3 -c "import mlx.core as mx, mlx_sched as ms; print('mlx', mx.__version__, mx.default_device(), 'mlx_sched GPU backend:', ms._ext.GPU_BACKEND)")
   echo "\$ python3 -m pytest -q tests"
-  timeout 300 "${PYTEST[@]}" -v tests > "$log/pytest.log" 2>&1
+  timeout 380 "${PYTEST[@]}" -v tests > "$log/pytest.log" 2>&1
   echo "pytest rc=$?"
   grep -E "passed|failed|FAILED|Timeout|Fatal" "$log/pytest.log" | tail -12
   echo "\$ compute-sanitizer --tool memcheck python3 -c '<MLX alone, no mlx_sched: baseline>'"
