@@ -213,8 +213,16 @@ __global__ void __launch_bounds__(kBlockDim) steps_kernel_impl(Launch L) {
 }
 
 CUfunction driver_handle(const void* kernel) {
+  // Load the kernel's module now (CUDA loads modules lazily by default, and a
+  // first load in the middle of MLX's graph building was seen to hang).
+  cudaFuncAttributes attr;
+  cudaError_t err = cudaFuncGetAttributes(&attr, kernel);
+  if (err != cudaSuccess) {
+    throw std::runtime_error(std::string("[ScheduleEval::eval_gpu] cannot load the kernel: ") +
+                             cudaGetErrorString(err));
+  }
   cudaFunction_t f;
-  cudaError_t err = cudaGetFuncBySymbol(&f, kernel);
+  err = cudaGetFuncBySymbol(&f, kernel);
   if (err != cudaSuccess) {
     throw std::runtime_error(std::string("[ScheduleEval::eval_gpu] cannot get the kernel's driver handle: ") +
                              cudaGetErrorString(err));
@@ -233,6 +241,11 @@ CUfunction steps_handle() {
 CUfunction range_kernel() {
   static CUfunction f = driver_handle(reinterpret_cast<const void*>(&range_kernel_impl));
   return f;
+}
+
+void load_kernels() {
+  range_kernel();
+  for (int t = 0; t <= static_cast<int>(StepType::f32); ++t) steps_kernel(static_cast<StepType>(t));
 }
 
 CUfunction steps_kernel(StepType t) {
