@@ -4,9 +4,6 @@
 #include <nanobind/stl/variant.h>
 
 #include "math/program.h"
-#if defined(MLX_SCHED_CUDA)
-#include "cuda/launch.h"
-#endif
 #include "mlx/version.h"
 #include "ops.h"
 
@@ -60,7 +57,6 @@ Returns:
   m.attr("FLAGS") = flags;
 #if defined(MLX_SCHED_CUDA)
   m.attr("GPU_BACKEND") = "cuda";
-  m.def("_load_kernels", &mlx_sched::cuda::load_kernels, "Load every CUDA kernel (done at import).");
 #elif defined(MLX_SCHED_METAL)
   m.attr("GPU_BACKEND") = "metal";
 #else

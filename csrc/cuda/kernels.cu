@@ -92,19 +92,6 @@ __global__ void __launch_bounds__(kBlockDim) range_kernel_impl(Launch L) {
     R.start[r] = v;  // values from here on (if any) are evaluated one by one
   }
   __syncthreads();
-  if (R.count == 1 && R.start[1] >= len) {  // the common case: one plan, held in registers
-    const sched_plan P = R.plan[0];
-#pragma unroll
-    for (int it = 0; it < kIters; ++it) {
-      const int32_t j = (it * kBlockDim + threadIdx.x) * kVec;
-      if (j >= len) break;
-      float v[kVec];
-#pragma unroll
-      for (int q = 0; q < kVec; ++q) v[q] = sched_plan_eval(P, j + q, 0.0f);
-      store4(L.out, g * L.N, L.N, j0 + j, v);
-    }
-    return;
-  }
   const int32_t nseg = R.count > 0 ? sched_member_nseg(member, L.R) : 0;
 #pragma unroll
   for (int it = 0; it < kIters; ++it) {
@@ -191,8 +178,6 @@ __global__ void __launch_bounds__(kBlockDim) steps_kernel_impl(Launch L) {
   }
   __syncthreads();
   const sched_i64 blo = lo_s[0];
-  const bool use_plan = shared_ok != 0;
-  const sched_plan Pl = P;  // registers, not shared memory, in the loop
   const int64_t base = g * L.N;
 #pragma unroll
   for (int it = 0; it < kIters; ++it) {
@@ -202,8 +187,8 @@ __global__ void __launch_bounds__(kBlockDim) steps_kernel_impl(Launch L) {
 #pragma unroll
     for (int q = 0; q < kVec; ++q) {
       const sched_step& s = st[it * kVec + q];
-      if (use_plan) {
-        v[q] = s.nan ? sched_nan() : sched_plan_eval(Pl, static_cast<sched_i32>(s.ip - blo), s.frac);
+      if (shared_ok) {
+        v[q] = s.nan ? sched_nan() : sched_plan_eval(P, static_cast<sched_i32>(s.ip - blo), s.frac);
       } else {
         v[q] = sched_eval(member, nseg, s);
       }
@@ -213,16 +198,8 @@ __global__ void __launch_bounds__(kBlockDim) steps_kernel_impl(Launch L) {
 }
 
 CUfunction driver_handle(const void* kernel) {
-  // Load the kernel's module now (CUDA loads modules lazily by default, and a
-  // first load in the middle of MLX's graph building was seen to hang).
-  cudaFuncAttributes attr;
-  cudaError_t err = cudaFuncGetAttributes(&attr, kernel);
-  if (err != cudaSuccess) {
-    throw std::runtime_error(std::string("[ScheduleEval::eval_gpu] cannot load the kernel: ") +
-                             cudaGetErrorString(err));
-  }
   cudaFunction_t f;
-  err = cudaGetFuncBySymbol(&f, kernel);
+  cudaError_t err = cudaGetFuncBySymbol(&f, kernel);
   if (err != cudaSuccess) {
     throw std::runtime_error(std::string("[ScheduleEval::eval_gpu] cannot get the kernel's driver handle: ") +
                              cudaGetErrorString(err));
@@ -241,11 +218,6 @@ CUfunction steps_handle() {
 CUfunction range_kernel() {
   static CUfunction f = driver_handle(reinterpret_cast<const void*>(&range_kernel_impl));
   return f;
-}
-
-void load_kernels() {
-  range_kernel();
-  for (int t = 0; t <= static_cast<int>(StepType::f32); ++t) steps_kernel(static_cast<StepType>(t));
 }
 
 CUfunction steps_kernel(StepType t) {

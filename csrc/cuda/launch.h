@@ -36,8 +36,4 @@ enum class StepType { u8, u16, u32, u64, i8, i16, i32, i64, f16, bf16, f32 };
 CUfunction steps_kernel(StepType t);
 CUfunction range_kernel();
 
-// Resolves (and loads) every kernel: called once when the module is imported,
-// before MLX builds any graph.
-void load_kernels();
-
 }  // namespace mlx_sched::cuda

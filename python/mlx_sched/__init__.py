@@ -19,9 +19,6 @@ if _mx.__version__ != _BUILT_MLX_VERSION:
     )
 
 from . import _ext  # noqa: E402
-
-if _ext.GPU_BACKEND == "cuda" and _mx.cuda.is_available():
-    _ext._load_kernels()  # before MLX builds any CUDA graph
 from ._schedules import (  # noqa: E402
     Schedule,
     cosine_decay,
