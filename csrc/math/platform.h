@@ -73,5 +73,5 @@ SCHED_FN sched_u32 sched_float_to_bits(float f) {
 SCHED_FN float sched_fma(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
 #endif
 
-#define SCHED_I64_MAX ((sched_i64)0x7fffffffffffffffLL)
+#define SCHED_I64_MAX ((sched_i64)0x7fffffffffffffffL)  // L: Metal has no long long
 #define SCHED_I64_MIN (-SCHED_I64_MAX - 1)
