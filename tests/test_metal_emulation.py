@@ -28,7 +28,7 @@ def emu(tmp_path_factory):
     shim = os.path.join(ROOT, "tests", "metal_shim")
     cmd = [
         cxx, "-std=c++17", "-O2", "-ffp-contract=off", "-Wall", "-Werror", "-Wno-attributes",
-        "-fPIC", "-shared", f"-I{shim}", f"-I{os.path.join(ROOT, 'csrc')}", f"-I{ROOT}",
+        "-Wno-unknown-attributes", "-fPIC", "-shared", f"-I{shim}", f"-I{os.path.join(ROOT, 'csrc')}", f"-I{ROOT}",
         "-include", os.path.join(shim, "shim.h"),
         "-x", "c++", os.path.join(ROOT, "metal", "sched_kernels.metal"),
         "-x", "c++", os.path.join(shim, "runner.cpp"),

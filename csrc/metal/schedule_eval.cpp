@@ -1,0 +1,80 @@
+// ScheduleEval::eval_gpu for MLX's Metal backend: load the metallib that sits
+// next to this extension (not next to libmlx), take the kernel named by the
+// shared rule (metal/kernel_names.h), bind program, input and output with
+// MLX's command encoder and dispatch one thread per value: grid (N, G).
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+
+#include "metal/kernel_names.h"
+#include "mlx/backend/metal/device.h"
+#include "mlx/backend/metal/utils.h"
+#include "primitives.h"
+
+namespace mlx_sched {
+
+namespace {
+
+std::string metallib_path() {
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&metallib_path), &info) == 0 || info.dli_fname == nullptr) {
+    throw std::runtime_error("[ScheduleEval::eval_gpu] cannot locate the mlx_sched extension binary.");
+  }
+  return (std::filesystem::path(info.dli_fname).parent_path() / (SCHED_METAL_LIBRARY ".metallib")).string();
+}
+
+std::string step_type_name(mx::Dtype dt) {
+#define SCHED_STEP_NAME(name, metal_type) \
+  if (dt == mx::name) return #name;
+  SCHED_METAL_STEP_TYPES(SCHED_STEP_NAME)
+#undef SCHED_STEP_NAME
+  throw std::invalid_argument("[ScheduleEval::eval_gpu] unsupported step dtype on the GPU.");
+}
+
+}  // namespace
+
+void ScheduleEval::eval_gpu(const std::vector<mx::array>& inputs, mx::array& out) {
+  const auto& program = inputs[0];
+  const auto& arg = inputs[1];
+  if (!program.flags().row_contiguous) {
+    throw std::invalid_argument("[ScheduleEval::eval_gpu] the program must be row-contiguous.");
+  }
+  out.set_data(mx::allocator::malloc(out.nbytes()));
+  if (out.size() == 0) return;
+
+  SchedMetalArgs a = {};
+  a.G = program.shape(0);
+  a.R = program.shape(1);
+  a.N = static_cast<int64_t>(out.size()) / a.G;
+  std::string name = SCHED_METAL_RANGE;
+  if (mode_ == Mode::Steps) {
+    name = SCHED_METAL_STEPS_PREFIX + step_type_name(arg.dtype());
+    a.contiguous = arg.flags().row_contiguous ? 1 : 0;
+    if (!a.contiguous && arg.ndim() > SCHED_METAL_MAX_DIMS) {
+      throw std::invalid_argument("[ScheduleEval::eval_gpu] strided step arrays of more than 8 dims are not supported.");
+    }
+    a.ndim = arg.ndim();
+    for (int d = 0; d < arg.ndim() && d < SCHED_METAL_MAX_DIMS; ++d) {
+      a.shape[d] = arg.shape(d);
+      a.strides[d] = arg.strides(d);
+    }
+  }
+
+  auto& s = stream();
+  auto& d = mx::metal::device(s.device);
+  auto* lib = d.get_library(SCHED_METAL_LIBRARY, metallib_path());
+  auto* kernel = d.get_kernel(name, lib);
+  auto& enc = mx::metal::get_command_encoder(s);
+  enc.set_compute_pipeline_state(kernel);
+  enc.set_input_array(program, 0);
+  enc.set_input_array(arg, 1);  // the steps, or the int64 start in range mode
+  enc.set_output_array(out, 2);
+  enc.set_bytes(a, 3);
+  size_t group = std::min<size_t>(static_cast<size_t>(a.N), kernel->maxTotalThreadsPerThreadgroup());
+  enc.dispatch_threads(MTL::Size(a.N, a.G, 1), MTL::Size(group, 1, 1));
+}
+
+}  // namespace mlx_sched
