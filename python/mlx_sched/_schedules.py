@@ -370,6 +370,10 @@ def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence[Any]) -> 
         >>> lr(12)
         array(0.0999753, dtype=float32)
     """
+    if not isinstance(schedules, (list, tuple)):
+        raise TypeError(f"schedules must be a list of mlx_sched schedules, but got {type(schedules).__name__}.")
+    if not isinstance(boundaries, (list, tuple)):
+        raise TypeError(f"boundaries must be a list of integers, but got {type(boundaries).__name__}.")
     if len(schedules) == 0:
         raise ValueError("Must provide at least 1 schedule to join.")
     if len(schedules) != len(boundaries) + 1:
