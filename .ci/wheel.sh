@@ -14,7 +14,8 @@ import sys, zipfile
 z = zipfile.ZipFile(sys.argv[1])
 names = z.namelist()
 assert any(n.startswith("mlx_sched/_ext") and n.endswith(".so") for n in names), names
-assert "mlx_sched/_build_config.py" in names, names
+for f in ("mlx_sched/_build_config.py", "mlx_sched/_ext.pyi", "mlx_sched/py.typed"):
+    assert f in names, (f, names)
 meta = z.read(next(n for n in names if n.endswith("METADATA"))).decode()
 assert "Requires-Dist: mlx==0.32.4" in meta, meta
 print("wheel ok:", sys.argv[1])
