@@ -7,6 +7,7 @@
 
 #if defined(__METAL_VERSION__)
 #include <metal_stdlib>
+using namespace metal;  // as_type and the typed integers, as in MLX's kernels
 #define SCHED_FN inline
 #define SCHED_GLOBAL device  // address space of program and step buffers
 #define SCHED_THREAD thread  // address space of per-thread out-parameters
