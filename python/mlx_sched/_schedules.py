@@ -8,6 +8,7 @@ MLX primitive evaluates.
 
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
@@ -41,10 +42,11 @@ class Schedule:
     holds one ``ScheduleEval`` primitive.
     """
 
-    def __init__(self, members: Sequence[Sequence[Segment]], batched: bool, desc: str):
+    def __init__(self, members: Sequence[Sequence[Segment]], batched: bool, desc: str, spec: dict):
         self._members = tuple(tuple(m) for m in members)
         self._batched = batched
         self._desc = desc
+        self._spec = spec
         self._program_np = encode(self._members)
         self._program = mx.array(self._program_np)
 
@@ -76,19 +78,26 @@ class Schedule:
             members = self._members[index]
             if not members:
                 raise IndexError("a batch needs at least one schedule; this slice is empty.")
-            return Schedule(members, True, f"{self._desc}[{index.start}:{index.stop}:{index.step}]")
+            spec = {"kind": "slice", "of": self._spec, "start": index.start, "stop": index.stop, "step": index.step}
+            return Schedule(members, True, f"{self._desc}[{index.start}:{index.stop}:{index.step}]", spec)
         if not isinstance(index, numbers.Integral) or isinstance(index, bool):
             raise TypeError(f"batch indices must be integers or slices, not {type(index).__name__}.")
         G = len(self._members)
         if not -G <= index < G:
             raise IndexError(f"index {index} is out of range for a batch of {G} schedules.")
-        return Schedule([self._members[index]], False, f"{self._desc}[{int(index)}]")
+        spec = {"kind": "index", "of": self._spec, "index": int(index)}
+        return Schedule([self._members[index]], False, f"{self._desc}[{int(index)}]", spec)
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))
 
     def __repr__(self) -> str:
         return f"mlx_sched.{self._desc}"
+
+    def to_dict(self) -> dict:
+        """The factory calls that build this schedule, as plain JSON types;
+        ``mlx_sched.from_dict`` rebuilds it exactly (the same program, bit for bit)."""
+        return copy.deepcopy(self._spec)
 
     # -- evaluation -----------------------------------------------------------
     def __call__(self, step: Any, *, stream=None) -> mx.array:
@@ -233,11 +242,21 @@ def _fmt(v: Any) -> str:
     return repr(v.tolist() if isinstance(v, (mx.array, np.ndarray)) else v)
 
 
+def _plain(v: Any) -> Any:
+    """A hyperparameter as plain JSON types (lists for sequences and arrays)."""
+    if isinstance(v, (mx.array, np.ndarray, np.generic)):
+        return v.tolist()
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return v
+
+
 def _factory(name: str, args: Sequence[Tuple[str, Any, Callable]], make: Callable[..., Segment]) -> Schedule:
     G, cols = _broadcast(args)
     members = [[make(*row)] for row in zip(*cols)]
     desc = f"{name}(" + ", ".join(_fmt(v) for _, v, _ in args) + ")"
-    return Schedule(members, G is not None, desc)
+    spec = {"kind": name, "args": {n: _plain(v) for n, v, _ in args}}
+    return Schedule(members, G is not None, desc, spec)
 
 
 # ---------------------------------------------------------------- factories
@@ -408,7 +427,8 @@ def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence[Any]) -> 
                 segs.extend(seg.shifted(b) for seg in piece)
         members.append(segs)
     desc = "join_schedules([" + ", ".join(s._desc for s in schedules) + "], " + _fmt(list(boundaries)) + ")"
-    return Schedule(members, G is not None, desc)
+    spec = {"kind": "join_schedules", "schedules": [s._spec for s in schedules], "boundaries": _plain(list(boundaries))}
+    return Schedule(members, G is not None, desc, spec)
 
 
 def stack(schedules: Sequence[Schedule]) -> Schedule:
@@ -428,7 +448,8 @@ def stack(schedules: Sequence[Schedule]) -> Schedule:
         if not isinstance(s, Schedule):
             raise TypeError(f"schedules[{i}] must be an mlx_sched schedule, but got {type(s).__name__}.")
         members.extend(s._members)
-    return Schedule(members, True, "stack([" + ", ".join(s._desc for s in schedules) + "])")
+    spec = {"kind": "stack", "schedules": [s._spec for s in schedules]}
+    return Schedule(members, True, "stack([" + ", ".join(s._desc for s in schedules) + "])", spec)
 
 
 def evaluate(program: mx.array, step: Any, batched: bool = True, *, stream=None) -> mx.array:
@@ -438,3 +459,56 @@ def evaluate(program: mx.array, step: Any, batched: bool = True, *, stream=None)
     function: new hyperparameters (same shapes) then need no retrace.
     """
     return _ext.schedule_eval(program, _as_step(step), batched, stream=stream)
+
+
+_FACTORY_ARGS = {
+    "cosine_decay": ("init", "decay_steps", "end"),
+    "exponential_decay": ("init", "decay_rate"),
+    "linear_schedule": ("init", "end", "steps"),
+    "step_decay": ("init", "decay_rate", "step_size"),
+}
+
+
+def from_dict(d: dict) -> Schedule:
+    """Rebuild a schedule from ``Schedule.to_dict()`` (bit for bit the same program).
+
+    Raises:
+        ValueError: for an unknown kind or a missing, unknown or malformed field (named).
+    """
+    if not isinstance(d, dict):
+        raise ValueError(f"a schedule spec must be a dict, but got {type(d).__name__}.")
+    kind = d.get("kind")
+
+    def field(name: str) -> Any:
+        if name not in d:
+            raise ValueError(f"schedule spec of kind {kind!r} has no field {name!r}.")
+        return d[name]
+
+    def pieces(name: str) -> list:
+        v = field(name)
+        if not isinstance(v, list):
+            raise ValueError(f"field {name!r} must be a list of schedule specs.")
+        return [from_dict(x) for x in v]
+
+    known = {"join_schedules": {"kind", "schedules", "boundaries"}, "stack": {"kind", "schedules"},
+             "index": {"kind", "of", "index"}, "slice": {"kind", "of", "start", "stop", "step"}}
+    if kind in _FACTORY_ARGS:
+        known[kind] = {"kind", "args"}
+    if kind not in known:
+        raise ValueError(f"unknown schedule kind {kind!r} in field 'kind'.")
+    extra = set(d) - known[kind]
+    if extra:
+        raise ValueError(f"unknown field {sorted(extra)[0]!r} in a {kind!r} spec.")
+    if kind in _FACTORY_ARGS:
+        args = field("args")
+        if not isinstance(args, dict) or set(args) - set(_FACTORY_ARGS[kind]):
+            raise ValueError(f"field 'args' of {kind!r} takes {', '.join(_FACTORY_ARGS[kind])}, but got {args!r}.")
+        return globals()[kind](**args)
+    if kind == "join_schedules":
+        return join_schedules(pieces("schedules"), field("boundaries"))
+    if kind == "stack":
+        return stack(pieces("schedules"))
+    of = from_dict(field("of"))
+    if kind == "index":
+        return of[field("index")]
+    return of[slice(field("start"), field("stop"), field("step"))]
