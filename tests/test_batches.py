@@ -95,3 +95,17 @@ def test_batched_output_for_nd_steps():
     out = b(steps)
     assert out.shape == (2, 3, 4)
     np.testing.assert_array_equal(np.array(out[1]), np.array(b[1](steps)))
+
+
+def test_grid_is_the_cartesian_product():
+    b = ms.grid(ms.cosine_decay, init=[1e-3, 3e-3], decay_steps=[100, 200, 400], end=1e-5)
+    assert len(b) == 6
+    assert b.configs[1] == {"end": 1e-5, "init": 1e-3, "decay_steps": 200}
+    steps = mx.arange(500)
+    out = np.array(b(steps))
+    for g, c in enumerate(b.configs):
+        np.testing.assert_array_equal(out[g], np.array(ms.cosine_decay(**c)(steps)))
+    with pytest.raises(TypeError, match="factory must be an mlx_sched schedule factory"):
+        ms.grid(optim.cosine_decay, init=[1.0], decay_steps=[10])
+    with pytest.raises(ValueError, match="init must not be an empty list"):
+        ms.grid(ms.cosine_decay, init=[], decay_steps=[10])

@@ -94,6 +94,11 @@ class Schedule:
     def __repr__(self) -> str:
         return f"mlx_sched.{self._desc}"
 
+    @property
+    def configs(self) -> Optional[List[dict]]:
+        """For a batch built by ``mlx_sched.grid``: each member's hyperparameters."""
+        return getattr(self, "_configs", None)
+
     def to_dict(self) -> dict:
         """The factory calls that build this schedule, as plain JSON types;
         ``mlx_sched.from_dict`` rebuilds it exactly (the same program, bit for bit)."""
@@ -512,3 +517,29 @@ def from_dict(d: dict) -> Schedule:
     if kind == "index":
         return of[field("index")]
     return of[slice(field("start"), field("stop"), field("step"))]
+
+
+def grid(factory: Callable[..., Schedule], **lists: Sequence[Any]) -> Schedule:
+    """The batch of ``factory`` over the Cartesian product of hyperparameter lists.
+
+    Keyword arguments given as lists vary (the last one fastest), others are
+    fixed; ``batch.configs`` lists each member's hyperparameters.
+
+    Example:
+        >>> b = mlx_sched.grid(mlx_sched.cosine_decay, init=[1e-3, 3e-3], decay_steps=[100, 200, 400])
+        >>> len(b), b.configs[1]
+        (6, {'init': 0.001, 'decay_steps': 200})
+    """
+    import itertools
+
+    if not callable(factory) or getattr(factory, "__module__", "") != __name__:
+        raise TypeError("factory must be an mlx_sched schedule factory, e.g. mlx_sched.cosine_decay.")
+    varying = {k: list(v) for k, v in lists.items() if isinstance(v, (list, tuple))}
+    fixed = {k: v for k, v in lists.items() if k not in varying}
+    for k, v in varying.items():
+        if not v:
+            raise ValueError(f"{k} must not be an empty list.")
+    configs = [dict(fixed, **dict(zip(varying, combo))) for combo in itertools.product(*varying.values())]
+    batch = stack([factory(**c) for c in configs])
+    batch._configs = configs
+    return batch
