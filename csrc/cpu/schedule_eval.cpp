@@ -30,36 +30,13 @@ constexpr int64_t kBlock = 4096;           // steps loaded and planned together
 constexpr int64_t kTaskWork = 1 << 16;     // values per parallel task, at least
 constexpr int64_t kSplitMin = 32;          // blocks this small are evaluated step by step
 
-// out[t] = plan at i = t (frac 0), t in [0, len)
-SCHED_CLONES void fill_run(sched_plan P, float* out, int32_t len) {
+// out[t] = the plan at i = d(t), frac f[t] (kFrac) or 0: the one loop per op
+// of the CPU backend, inlined into the two clone-compiled entry points below.
+template <bool kFrac, typename D>
+inline __attribute__((always_inline)) void fill_plan(sched_plan P, float* out, int32_t len, D d, const float* f) {
   const int32_t o = P.ioff;
-  switch (P.op) {
-    case SCHED_OP_AFFINE:
-      for (int32_t t = 0; t < len; ++t) out[t] = sched_op_affine(P, (float)(t + o));
-      break;
-    case SCHED_OP_COS2:
-      for (int32_t t = 0; t < len; ++t) out[t] = sched_op_cos2(P, (float)(t + o));
-      break;
-    case SCHED_OP_SIN2:
-      for (int32_t t = 0; t < len; ++t) out[t] = sched_op_sin2(P, (float)(t + o));
-      break;
-    case SCHED_OP_EXP:
-      for (int32_t t = 0; t < len; ++t) out[t] = sched_op_exp(P, t, 0.0f);
-      break;
-    case SCHED_OP_EXP_STAIR:
-      for (int32_t t = 0; t < len; ++t) out[t] = sched_op_exp_stair(P, t);
-      break;
-    default:
-      for (int32_t t = 0; t < len; ++t) out[t] = sched_plan_eval(P, t, 0.0f);
-  }
-}
-
-// out[t] = plan at i = ip[t] - base, frac f[t] (0 for integer steps: f is not read).
-// S is the steps' own integer type (no copy for contiguous integer steps).
-template <typename S, bool kFrac>
-SCHED_CLONES void fill_offsets(sched_plan P, float* out, const S* ip, S base, const float* f, int32_t len) {
-#define SCHED_D(t) ((int32_t)(ip[t] - base))
-#define SCHED_X(t) ((float)(SCHED_D(t) + P.ioff) + (kFrac ? f[t] : 0.0f))
+#define SCHED_X(t) (kFrac ? (float)(d(t) + o) + f[t] : (float)(d(t) + o))
+#define SCHED_F(t) (kFrac ? f[t] : 0.0f)
   switch (P.op) {
     case SCHED_OP_AFFINE:
       for (int32_t t = 0; t < len; ++t) out[t] = sched_op_affine(P, SCHED_X(t));
@@ -71,16 +48,28 @@ SCHED_CLONES void fill_offsets(sched_plan P, float* out, const S* ip, S base, co
       for (int32_t t = 0; t < len; ++t) out[t] = sched_op_sin2(P, SCHED_X(t));
       break;
     case SCHED_OP_EXP:
-      for (int32_t t = 0; t < len; ++t) out[t] = sched_op_exp(P, SCHED_D(t), kFrac ? f[t] : 0.0f);
+      for (int32_t t = 0; t < len; ++t) out[t] = sched_op_exp(P, d(t), SCHED_F(t));
       break;
     case SCHED_OP_EXP_STAIR:
-      for (int32_t t = 0; t < len; ++t) out[t] = sched_op_exp_stair(P, SCHED_D(t));
+      for (int32_t t = 0; t < len; ++t) out[t] = sched_op_exp_stair(P, d(t));
       break;
     default:
-      for (int32_t t = 0; t < len; ++t) out[t] = sched_plan_eval(P, SCHED_D(t), kFrac ? f[t] : 0.0f);
+      for (int32_t t = 0; t < len; ++t) out[t] = sched_plan_eval(P, d(t), SCHED_F(t));
   }
 #undef SCHED_X
-#undef SCHED_D
+#undef SCHED_F
+}
+
+// out[t] = plan at i = t (frac 0), t in [0, len): a range.
+SCHED_CLONES void fill_run(sched_plan P, float* out, int32_t len) {
+  fill_plan<false>(P, out, len, [](int32_t t) { return t; }, nullptr);
+}
+
+// out[t] = plan at i = ip[t] - base, frac f[t] (integer steps: f is not read).
+// S is the steps' own integer type (no copy for contiguous integer steps).
+template <typename S, bool kFrac>
+SCHED_CLONES void fill_offsets(sched_plan P, float* out, const S* ip, S base, const float* f, int32_t len) {
+  fill_plan<kFrac>(P, out, len, [&](int32_t t) { return (int32_t)(ip[t] - base); }, f);
 }
 
 template <typename T>
