@@ -194,26 +194,31 @@ def _check_real(name: str, v: Any) -> float:
     return v
 
 
-def _check_count(name: str, v: Any) -> int:
-    """A step count: mlx's own check first (same message), then integrality."""
+def _check_int_type(name: str, v: Any) -> None:
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
         raise TypeError(f"{name} must be an integer (or a 1-D sequence of them), but got {type(v).__name__}.")
-    if v < 1:
-        raise ValueError(f"{name} must be greater than 0, but got {v}.")
+
+
+def _as_int(name: str, v: Any) -> int:
     if isinstance(v, float) and not v.is_integer():
         raise ValueError(f"{name} must be an integer, but got {v}.")
-    v = int(v)
+    return int(v)
+
+
+def _check_count(name: str, v: Any) -> int:
+    """A step count: mlx's own check first (same message), then integrality."""
+    _check_int_type(name, v)
+    if v < 1:
+        raise ValueError(f"{name} must be greater than 0, but got {v}.")
+    v = _as_int(name, v)
     if v >= _STEP_LIMIT:
         raise ValueError(f"{name} must be less than 2**62, but got {v}.")
     return v
 
 
 def _check_boundary(name: str, v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, numbers.Real):
-        raise TypeError(f"{name} must be an integer (or a 1-D sequence of them), but got {type(v).__name__}.")
-    if isinstance(v, float) and not v.is_integer():
-        raise ValueError(f"{name} must be an integer, but got {v}.")
-    v = int(v)
+    _check_int_type(name, v)
+    v = _as_int(name, v)
     if not -_STEP_LIMIT < v < _STEP_LIMIT:
         raise ValueError(f"{name} must be within (-2**62, 2**62), but got {v}.")
     return v
