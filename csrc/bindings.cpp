@@ -49,11 +49,19 @@ Returns:
   kinds["linear"] = SCHED_KIND_LINEAR;
   kinds["cosine"] = SCHED_KIND_COSINE;
   kinds["exponential"] = SCHED_KIND_EXPONENTIAL;
+  kinds["power"] = SCHED_KIND_POWER;
+  kinds["triangle"] = SCHED_KIND_TRIANGLE;
   m.attr("KINDS") = kinds;
   nb::dict flags;
   flags["staircase"] = SCHED_FLAG_STAIRCASE;
   flags["neg_rate"] = SCHED_FLAG_NEG_RATE;
   flags["zero_rate"] = SCHED_FLAG_ZERO_RATE;
+  flags["shape_cos2"] = SCHED_FLAG_SHAPE_COS2;
+  flags["shape_sin2"] = SCHED_FLAG_SHAPE_SIN2;
+  flags["halving"] = SCHED_FLAG_HALVING;
+  flags["exp_range"] = SCHED_FLAG_EXP_RANGE;
+  flags["periodic"] = SCHED_FLAG_PERIODIC;
+  flags["unclamped"] = SCHED_FLAG_UNCLAMPED;
   m.attr("FLAGS") = flags;
 #if defined(MLX_SCHED_CUDA)
   m.attr("GPU_BACKEND") = "cuda";

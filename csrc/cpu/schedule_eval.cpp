@@ -53,6 +53,12 @@ inline __attribute__((always_inline)) void fill_plan(sched_plan P, float* out, i
     case SCHED_OP_EXP_STAIR:
       for (int32_t t = 0; t < len; ++t) out[t] = sched_op_exp_stair(P, d(t));
       break;
+    case SCHED_OP_POW:
+      for (int32_t t = 0; t < len; ++t) out[t] = sched_op_pow(P, SCHED_X(t));
+      break;
+    case SCHED_OP_AFFINE_EXP:
+      for (int32_t t = 0; t < len; ++t) out[t] = sched_op_affine_exp(P, d(t), SCHED_F(t));
+      break;
     default:
       for (int32_t t = 0; t < len; ++t) out[t] = sched_plan_eval(P, d(t), SCHED_F(t));
   }

@@ -8,7 +8,7 @@
 //
 //   header:  w0 SCHED_MAGIC   w1 SCHED_VERSION   w2 nseg   w3..15 zero
 //   segment: w0 kind  w1 flags  w2:3 start (i64)  w4:5 offset (i64)
-//            w6:7 n (i64)  w8..15 p[0..7] (float32 bits)
+//            w6:7 n (i64)  w8..13 p[0..5] (float32 bits)  w14:15 m (i64)
 //
 // A member's value at step s is that of its LAST segment whose start <= s,
 // evaluated at the local step s - offset. This single rule reproduces
@@ -20,24 +20,40 @@
 #include "platform.h"
 
 #define SCHED_MAGIC 0x5343484c  // "LHCS"
-#define SCHED_VERSION 1
+#define SCHED_VERSION 2
 #define SCHED_WORDS 16
 
-// Segment kinds. Parameters (p) are prepared in float64 on the host.
+// Segment kinds. Parameters (p) are prepared in float64 on the host; t is
+// the local step (s - offset).
 #define SCHED_KIND_CONSTANT 0     // p0 value
 #define SCHED_KIND_LINEAR 1       // n steps; p0 end, p1 init-end, p2 1/n, p3 init, p4 end-init
-                                  //   v = init + (end-init) * min(s,n) / n
-#define SCHED_KIND_COSINE 2       // n decay steps; p0 end, p1 init-end, p2 pi/(2n)
-                                  //   v = end + (init-end) * cos^2(pi min(s,n) / (2n))
+                                  //   v = init + (end-init) * min(t,n) / n
+#define SCHED_KIND_COSINE 2       // n decay steps; p0 end, p1 init-end, p2 pi/(2n), p3 exponent
+                                  //   v = end + (init-end) * cos^2(pi min(t,n) / (2n))^exponent
+                                  //   flags PERIODIC (t mod n), UNCLAMPED (no min(t, n))
 #define SCHED_KIND_EXPONENTIAL 3  // n divisor; p0 init, (p1,p2) = L as hi+lo,
                                   //   L = log|rate| (/ n unless staircase)
-                                  //   v = init * rate^e, e = floor(s/n) (staircase) or s/n
-#define SCHED_NUM_KINDS 4
+                                  //   v = init * rate^e, e = floor(t/n) (staircase) or t/n
+#define SCHED_KIND_POWER 4        // p0 c0, p1 c1, p2 scale, p3 power, p4 + m = shift B
+                                  //   v = c0 + c1 * g((t + B) * scale)^power,
+                                  //   g = identity, cos^2 (SHAPE_COS2) or sin^2 (SHAPE_SIN2);
+                                  //   the host keeps g's argument within [0, pi/4] for cos^2/sin^2
+#define SCHED_KIND_TRIANGLE 5     // n = up steps, m = period (up + down); p0 base, p1 amplitude,
+                                  //   p2 1/up, p3 1/down, (p4,p5) = log(gamma) as hi+lo
+                                  //   r = t mod m, q = floor(t / m), tri = r/up (r <= up) or (m-r)/down
+                                  //   v = base + amplitude * tri * (2^-q (HALVING) | gamma^t (EXP_RANGE) | 1)
+#define SCHED_NUM_KINDS 6
 
 // Segment flags.
-#define SCHED_FLAG_STAIRCASE 1  // exponential: integer exponent floor(s / n)
-#define SCHED_FLAG_NEG_RATE 2   // exponential: rate < 0, sign (-1)^e
-#define SCHED_FLAG_ZERO_RATE 4  // exponential: rate == 0
+#define SCHED_FLAG_STAIRCASE 1    // exponential: integer exponent floor(t / n)
+#define SCHED_FLAG_NEG_RATE 2     // exponential: rate < 0, sign (-1)^e
+#define SCHED_FLAG_ZERO_RATE 4    // exponential: rate == 0
+#define SCHED_FLAG_SHAPE_COS2 8   // power: g = cos^2
+#define SCHED_FLAG_SHAPE_SIN2 16  // power: g = sin^2
+#define SCHED_FLAG_HALVING 32     // triangle: amplitude halves every cycle
+#define SCHED_FLAG_EXP_RANGE 64   // triangle: amplitude times gamma^t
+#define SCHED_FLAG_PERIODIC 128   // cosine: restarts every n steps
+#define SCHED_FLAG_UNCLAMPED 256  // cosine: the formula continues past n
 
 struct sched_segment {
   sched_i32 kind;
@@ -45,7 +61,8 @@ struct sched_segment {
   sched_i64 start;
   sched_i64 offset;
   sched_i64 n;
-  float p[8];
+  float p[6];
+  sched_i64 m;
 };
 
 SCHED_FN sched_i64 sched_load_i64(const SCHED_GLOBAL sched_i32* w) {
@@ -72,9 +89,10 @@ SCHED_FN sched_segment sched_load_segment(const SCHED_GLOBAL sched_i32* member, 
   s.start = sched_load_i64(w + 2);
   s.offset = sched_load_i64(w + 4);
   s.n = sched_load_i64(w + 6);
-  for (int k = 0; k < 8; ++k) {
+  for (int k = 0; k < 6; ++k) {
     s.p[k] = sched_bits_to_float((sched_u32)w[8 + k]);
   }
+  s.m = sched_load_i64(w + 14);
   return s;
 }
 

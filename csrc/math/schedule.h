@@ -150,6 +150,49 @@ SCHED_FN sched_exp_split sched_exp_ff(sched_ff e) {
   return out;
 }
 
+// ln x as a float pair, x > 0 finite (Cephes logf polynomial on [sqrt(1/2), sqrt(2)),
+// ln 2 in Cody-Waite parts so that e ln 2 stays exact).
+SCHED_FN sched_ff sched_log_ff(float x) {
+  bool sub = x < 1.17549435e-38f;
+  x = sub ? x * 16777216.0f : x;
+  sched_u32 b = sched_float_to_bits(x);
+  sched_i32 e = (sched_i32)((b >> 23) & 0xffu) - 127 - (sub ? 24 : 0);
+  float m = sched_bits_to_float((b & 0x7fffffu) | 0x3f800000u);  // [1, 2)
+  bool big = m > 1.41421356f;
+  m = big ? m * 0.5f : m;
+  e += big ? 1 : 0;
+  float f = m - 1.0f;  // exact
+  float z = f * f;
+  float y = 7.0376836292e-2f;
+  y = y * f - 1.1514610310e-1f;
+  y = y * f + 1.1676998740e-1f;
+  y = y * f - 1.2420140846e-1f;
+  y = y * f + 1.4249322787e-1f;
+  y = y * f - 1.6668057665e-1f;
+  y = y * f + 2.0000714765e-1f;
+  y = y * f - 2.4999993993e-1f;
+  y = y * f + 3.3333331174e-1f;
+  y = y * f * z;
+  float r = f + (y - 0.5f * z);  // ln(1 + f)
+  float ef = (float)e;
+  sched_ff out = sched_two_sum(ef * 0.693359375f, r);  // e * ln2_hi: exact
+  out.lo += ef * -2.12194440e-4f;
+  return out;
+}
+
+// g^pw for g >= 0 (0^pw: 0 for pw > 0, inf for pw < 0); NaN for g < 0 or NaN.
+// pw * ln g is a float pair: the relative error stays a few ulp for |pw ln g| up to ~100.
+SCHED_FN float sched_pow_pos(float g, float pw) {
+  sched_ff l = sched_log_ff(g > 0.0f ? g : 1.0f);
+  sched_ff y;
+  y.hi = pw * l.hi;
+  y.lo = sched_fma(pw, l.hi, -y.hi) + pw * l.lo;
+  sched_exp_split e = sched_exp_ff(y);
+  float v = sched_ldexp(e.m, e.k);
+  v = g == 0.0f ? (pw > 0.0f ? 0.0f : sched_inf()) : v;
+  return (g < 0.0f || g != g) ? sched_nan() : v;
+}
+
 // ------------------------------------------------------------------- steps
 
 // A step as an exact integer part and a fraction in [0, 1) (float steps).
@@ -201,6 +244,8 @@ SCHED_FN sched_step sched_step_from_float(float x) {
 #define SCHED_OP_EXP 4        // v = +-c1 * 2^ek * e^(L x)
 #define SCHED_OP_EXP_STAIR 5  // v = +-c1 * 2^ek * e^(L q), q = floor((bm + i) / n)
 #define SCHED_OP_SELECT0 6    // v = x == 0 ? c0 : c1
+#define SCHED_OP_POW 7        // v = c0 + c1 * g((A + sgn x) * scale)^pw, g by shape (0 id, 1 cos^2, 2 sin^2)
+#define SCHED_OP_AFFINE_EXP 8 // v = c0 + ((A + sgn x) * scale) * c1 * 2^ek * e^(L x)
 
 // Longest run one plan covers: keeps x = i + frac exact in float.
 #define SCHED_RUN_MAX 8388608  // 2^23
@@ -217,8 +262,8 @@ SCHED_FN sched_step sched_step_from_float(float x) {
 
 struct sched_plan {
   sched_i32 op;
-  float c0, c1, A, sgn, scale, Lh, Ll, inv_n;
-  sched_i32 ek, par, neg, bm, n;
+  float c0, c1, A, sgn, scale, Lh, Ll, inv_n, pw;
+  sched_i32 ek, par, neg, bm, n, shape;
   sched_i32 ioff;   // x = i + ioff (+ frac): the step's offset from the plan's anchor
   sched_i64 limit;  // the plan holds for local steps a..limit
 };
@@ -268,6 +313,20 @@ SCHED_FN float sched_op_exp_stair(sched_plan P, sched_i32 i) {
 
 SCHED_FN float sched_op_select0(sched_plan P, float x) { return x == 0.0f ? P.c0 : P.c1; }
 
+SCHED_FN float sched_op_pow(sched_plan P, float x) {
+  float y = (P.A + P.sgn * x) * P.scale;
+  float c = sched_cos_poly(y);
+  float s = sched_sin_poly(y);
+  float g = P.shape == 1 ? c * c : (P.shape == 2 ? s * s : y);
+  return P.c0 + P.c1 * sched_pow_pos(g, P.pw);
+}
+
+SCHED_FN float sched_op_affine_exp(sched_plan P, sched_i32 i, float frac) {
+  i += P.ioff;
+  float x = (float)i + frac;
+  return P.c0 + ((P.A + P.sgn * x) * P.scale) * sched_exp_core(P, x, i);
+}
+
 SCHED_FN float sched_plan_eval(sched_plan P, sched_i32 i, float frac) {
   float x = (float)(i + P.ioff) + frac;
   switch (P.op) {
@@ -283,6 +342,10 @@ SCHED_FN float sched_plan_eval(sched_plan P, sched_i32 i, float frac) {
       return sched_op_exp_stair(P, i);
     case SCHED_OP_SELECT0:
       return sched_op_select0(P, x);
+    case SCHED_OP_POW:
+      return sched_op_pow(P, x);
+    case SCHED_OP_AFFINE_EXP:
+      return sched_op_affine_exp(P, i, frac);
     default:
       return P.c0;
   }
@@ -299,6 +362,8 @@ SCHED_FN sched_plan sched_const_plan(float v) {
   P.Lh = 0.0f;
   P.Ll = 0.0f;
   P.inv_n = 1.0f;
+  P.pw = 1.0f;
+  P.shape = 0;
   P.ek = 0;
   P.par = 0;
   P.neg = 0;
@@ -349,28 +414,37 @@ SCHED_FN sched_plan sched_plan_linear(sched_segment seg, sched_i64 a) {
 SCHED_FN sched_plan sched_plan_cosine(sched_segment seg, sched_i64 a) {
   sched_plan P = sched_const_plan(seg.p[0]);
   sched_i64 n = seg.n;
-  if (a < n) {
+  bool unclamped = (seg.flags & SCHED_FLAG_UNCLAMPED) != 0;
+  if (a < n || unclamped) {
     sched_i64 h = n / 2;
-    sched_i64 m = sched_floor_div(a + h, n);
-    sched_i64 mn = sched_sat_sub(a + h, sched_floor_mod(a + h, n));  // m n, saturated
+    sched_i64 ah = sched_sat_add(a, h);
+    sched_i64 m = sched_floor_div(ah, n);
+    sched_i64 mn = sched_sat_sub(ah, sched_floor_mod(ah, n));  // m n, saturated
     P.op = (m & 1) ? SCHED_OP_SIN2 : SCHED_OP_COS2;
     P.c1 = seg.p[1];
-    sched_i64 anchor = sched_anchor(P, a, sched_sat_sub(mn, h), sched_min64(mn + (n - h) - 1, n - 1));
-    P.A = (float)(anchor - mn);
+    sched_i64 hi = sched_sat_add(mn, n - h - 1);
+    hi = unclamped ? hi : sched_min64(hi, n - 1);
+    sched_i64 anchor = sched_anchor(P, a, sched_sat_sub(mn, h), hi);
+    P.A = (float)sched_sat_sub(anchor, mn);
     P.scale = seg.p[2];
+    if (seg.p[3] != 1.0f) {  // (cos^2)^exponent
+      P.shape = P.op == SCHED_OP_COS2 ? 1 : 2;
+      P.pw = seg.p[3];
+      P.op = SCHED_OP_POW;
+    }
   }
   return P;
 }
 
 // rate^(q + x) = c1 * 2^ek * e^(L x) with c1 * 2^ek = init * rate^q.
-SCHED_FN void sched_exp_base(SCHED_THREAD sched_plan& P, sched_segment seg, sched_i64 q) {
-  sched_exp_split base = sched_exp_ff(sched_ff_mul_i64(seg.p[1], seg.p[2], q));
-  P.c1 = seg.p[0] * base.m;
+SCHED_FN void sched_exp_base(SCHED_THREAD sched_plan& P, float init, float Lh, float Ll, sched_i32 neg, sched_i64 q) {
+  sched_exp_split base = sched_exp_ff(sched_ff_mul_i64(Lh, Ll, q));
+  P.c1 = init * base.m;
   P.ek = base.k;
   P.par = (sched_i32)(q & 1);
-  P.neg = (seg.flags & SCHED_FLAG_NEG_RATE) ? 1 : 0;
-  P.Lh = seg.p[1];
-  P.Ll = seg.p[2];
+  P.neg = neg;
+  P.Lh = Lh;
+  P.Ll = Ll;
 }
 
 // exponential: v = init * rate^e, e = s / n or floor(s / n) (staircase).
@@ -390,17 +464,18 @@ SCHED_FN sched_plan sched_plan_exponential(sched_segment seg, sched_i64 a) {
   }
   float absL = seg.p[1] < 0.0f ? -seg.p[1] : seg.p[1];
   bool windowed = absL <= SCHED_EXP_WINDOW_MAX_L;
+  sched_i32 neg = (seg.flags & SCHED_FLAG_NEG_RATE) ? 1 : 0;
   sched_plan P = sched_const_plan(0.0f);
   if (!stair) {
     P.op = SCHED_OP_EXP;
     sched_i64 anchor = windowed ? sched_anchor(P, a, SCHED_I64_MIN, SCHED_I64_MAX) : a;
     if (!windowed) P.limit = a;
-    sched_exp_base(P, seg, anchor);
+    sched_exp_base(P, init, seg.p[1], seg.p[2], neg, anchor);
     return P;
   }
   // Stairs: windows of SCHED_WINDOW stairs, anchored at stair qw.
   sched_i64 qw = windowed ? sched_window_start(q) : q;
-  sched_exp_base(P, seg, qw);
+  sched_exp_base(P, init, seg.p[1], seg.p[2], neg, qw);
   if (n >= SCHED_STAIR_CONST || !windowed) {  // one stair at a time: a constant
     sched_i32 k = (sched_i32)(q - qw);
     sched_plan C = sched_const_plan(sched_exp_core(P, (float)k, k));
@@ -416,8 +491,64 @@ SCHED_FN sched_plan sched_plan_exponential(sched_segment seg, sched_i64 a) {
   return P;
 }
 
-SCHED_FN sched_plan sched_make_plan(sched_segment seg, sched_i64 a) {
-  if (seg.n < 1 && seg.kind != SCHED_KIND_CONSTANT) return sched_const_plan(sched_nan());
+// power: v = c0 + c1 * g((t + B) * scale)^pw, one windowed plan (the host
+// bounds where the segment is active).
+SCHED_FN sched_plan sched_plan_power(sched_segment seg, sched_i64 a) {
+  sched_plan P = sched_const_plan(seg.p[0]);
+  P.c1 = seg.p[1];
+  P.scale = seg.p[2];
+  P.pw = seg.p[3];
+  P.shape = (seg.flags & SCHED_FLAG_SHAPE_COS2) ? 1 : ((seg.flags & SCHED_FLAG_SHAPE_SIN2) ? 2 : 0);
+  sched_i64 anchor = sched_anchor(P, a, SCHED_I64_MIN, SCHED_I64_MAX);
+  P.A = (float)sched_sat_add(anchor, seg.m) + seg.p[4];
+  if (P.pw != 1.0f) {
+    P.op = SCHED_OP_POW;
+  } else {
+    P.op = P.shape == 1 ? SCHED_OP_COS2 : (P.shape == 2 ? SCHED_OP_SIN2 : SCHED_OP_AFFINE);
+  }
+  return P;
+}
+
+// triangle wave of period m rising for n steps: one plan per rising or
+// falling half (an affine function of t), times the cycle's amplitude.
+SCHED_FN sched_plan sched_plan_triangle(sched_segment seg, sched_i64 a) {
+  sched_i64 per = seg.m;
+  sched_i64 up = seg.n;
+  if (per <= up) return sched_const_plan(sched_nan());  // no falling half: not written by the host
+  sched_plan P = sched_const_plan(seg.p[0]);
+  sched_i64 q = sched_floor_div(a, per);
+  sched_i64 r = sched_floor_mod(a, per);
+  sched_i64 cs = sched_sat_sub(a, r);  // the cycle's first step
+  bool rising = r <= up;
+  sched_i64 lo = rising ? cs : sched_sat_add(cs, up + 1);
+  sched_i64 hi = rising ? sched_sat_add(cs, up) : sched_sat_add(cs, per - 1);
+  sched_i64 anchor = sched_anchor(P, a, lo, hi);
+  bool exp_range = (seg.flags & SCHED_FLAG_EXP_RANGE) != 0;
+  float absL = seg.p[4] < 0.0f ? -seg.p[4] : seg.p[4];
+  if (exp_range && absL > SCHED_EXP_WINDOW_MAX_L) {  // one step per plan
+    anchor = a;
+    P.ioff = 0;
+    P.limit = a;
+  }
+  sched_i64 ra = sched_sat_sub(anchor, cs);
+  P.op = SCHED_OP_AFFINE;
+  P.A = (float)(rising ? ra : per - ra);
+  P.sgn = rising ? 1.0f : -1.0f;
+  P.scale = rising ? seg.p[2] : seg.p[3];
+  float amp = seg.p[1];
+  if (seg.flags & SCHED_FLAG_HALVING) {
+    sched_i64 qc = q < -1073741824 ? -1073741824 : (q > 1073741824 ? 1073741824 : q);
+    amp = sched_ldexp(amp, -(sched_i32)qc);
+  }
+  P.c1 = amp;
+  if (exp_range) {
+    P.op = SCHED_OP_AFFINE_EXP;
+    sched_exp_base(P, amp, seg.p[4], seg.p[5], 0, anchor);
+  }
+  return P;
+}
+
+SCHED_FN sched_plan sched_make_kind_plan(sched_segment seg, sched_i64 a) {
   switch (seg.kind) {
     case SCHED_KIND_LINEAR:
       return sched_plan_linear(seg, a);
@@ -425,9 +556,24 @@ SCHED_FN sched_plan sched_make_plan(sched_segment seg, sched_i64 a) {
       return sched_plan_cosine(seg, a);
     case SCHED_KIND_EXPONENTIAL:
       return sched_plan_exponential(seg, a);
+    case SCHED_KIND_POWER:
+      return sched_plan_power(seg, a);
+    case SCHED_KIND_TRIANGLE:
+      return sched_plan_triangle(seg, a);
     default:
       return sched_const_plan(seg.p[0]);
   }
+}
+
+SCHED_FN sched_plan sched_make_plan(sched_segment seg, sched_i64 a) {
+  if (seg.n < 1 && seg.kind != SCHED_KIND_CONSTANT) return sched_const_plan(sched_nan());
+  if (seg.flags & SCHED_FLAG_PERIODIC) {  // the segment at t mod n, until the period ends
+    sched_i64 a2 = sched_floor_mod(a, seg.n);
+    sched_plan P = sched_make_kind_plan(seg, a2);
+    P.limit = sched_sat_add(a, sched_min64(P.limit, seg.n - 1) - a2);
+    return P;
+  }
+  return sched_make_kind_plan(seg, a);
 }
 
 // ------------------------------------------------------------- evaluation

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -23,9 +23,9 @@ I64_MAX = 2**63 - 1
 # One record: 16 words = 64 bytes, field offsets as in program.h.
 RECORD = np.dtype(
     {
-        "names": ["kind", "flags", "start", "offset", "n", "p"],
-        "formats": ["<i4", "<i4", "<i8", "<i8", "<i8", ("<f4", 8)],
-        "offsets": [0, 4, 8, 16, 24, 32],
+        "names": ["kind", "flags", "start", "offset", "n", "p", "m"],
+        "formats": ["<i4", "<i4", "<i8", "<i8", "<i8", ("<f4", 6), "<i8"],
+        "offsets": [0, 4, 8, 16, 24, 32, 56],
         "itemsize": 64,
     }
 )
@@ -46,11 +46,12 @@ class Segment:
     flags: int = 0
     start: Optional[int] = None
     offset: int = 0
+    m: int = 0
 
     def shifted(self, boundary: int) -> "Segment":
         """This segment as part of a join piece that starts at ``boundary``."""
         start = boundary if self.start is None else max(boundary, self.start + boundary)
-        return Segment(self.kind, self.params, self.n, self.flags, start, self.offset + boundary)
+        return Segment(self.kind, self.params, self.n, self.flags, start, self.offset + boundary, self.m)
 
 
 def float_pair(x: float) -> Tuple[float, float]:
@@ -67,8 +68,25 @@ def linear_segment(init: float, end: float, steps: int) -> Segment:
     return Segment(KINDS["linear"], (end, init - end, 1.0 / steps, init, end - init), n=steps)
 
 
-def cosine_segment(init: float, end: float, decay_steps: int) -> Segment:
-    return Segment(KINDS["cosine"], (end, init - end, math.pi / (2.0 * decay_steps)), n=decay_steps)
+def cosine_segment(init: float, end: float, decay_steps: int, exponent: float = 1.0, flags: int = 0) -> Segment:
+    """end + (init - end) * cos^2(pi t / (2 n))^exponent, held at end from t = n
+    (flags: periodic = restart every n steps, unclamped = no hold)."""
+    return Segment(KINDS["cosine"], (end, init - end, math.pi / (2.0 * decay_steps), exponent), n=decay_steps, flags=flags)
+
+
+def power_segment(c0: float, c1: float, scale: float, power: float, shift: float, shape: str = "id") -> Segment:
+    """c0 + c1 * g((t + shift) * scale)^power, g = identity, cos^2 or sin^2."""
+    whole = math.floor(shift)
+    flags = {"id": 0, "cos2": FLAGS["shape_cos2"], "sin2": FLAGS["shape_sin2"]}[shape]
+    return Segment(KINDS["power"], (c0, c1, scale, power, shift - whole), n=1, flags=flags, m=int(whole))
+
+
+def triangle_segment(base: float, amplitude: float, up: int, down: int, mode: str = "triangular", gamma: float = 1.0) -> Segment:
+    """base + amplitude * tri(t) * (1 | 2^-cycle | gamma^t): a triangle wave rising for
+    ``up`` steps and falling for ``down``."""
+    flags = {"triangular": 0, "triangular2": FLAGS["halving"], "exp_range": FLAGS["exp_range"]}[mode]
+    hi, lo = float_pair(math.log(gamma)) if mode == "exp_range" else (0.0, 0.0)
+    return Segment(KINDS["triangle"], (base, amplitude, 1.0 / up, 1.0 / down, hi, lo), n=up, flags=flags, m=up + down)
 
 
 def exponential_segment(init: float, rate: float, n: int = 1, staircase: bool = False) -> Segment:
@@ -99,7 +117,69 @@ def encode(members: Sequence[Sequence[Segment]]) -> np.ndarray:
             rec[g, j]["kind"] = s.kind
             rec[g, j]["flags"] = s.flags
             rec[g, j]["n"] = s.n
-            p = np.zeros(8, np.float32)
+            rec[g, j]["m"] = s.m
+            p = np.zeros(6, np.float32)
             p[: len(s.params)] = s.params
             rec[g, j]["p"] = p
     return np.ascontiguousarray(words)
+
+
+# ------------------------------------------------------------ composition
+
+
+def joined(pieces: Sequence[Sequence[Segment]], boundaries: Sequence[int]) -> List[Segment]:
+    """The segments of join_schedules(pieces, boundaries) for one member."""
+    segs: List[Segment] = list(pieces[0])
+    for piece, b in zip(pieces[1:], boundaries):
+        segs.extend(seg.shifted(b) for seg in piece)
+    return segs
+
+
+def from_zero(value_at_zero: float, segs: Sequence[Segment]) -> List[Segment]:
+    """segs for steps >= 0, held at their step-0 value before."""
+    return joined([[constant_segment(value_at_zero)], segs], [0])
+
+
+def _exp_value(init: float, rate: float, n: int, staircase: bool, d: int) -> float:
+    """init * rate^p, p = d / n (or floor), in float64: the clip oracle of optax's exponential_decay."""
+    p = d // n if staircase else d / n
+    lm = p * math.log(rate)
+    if lm > 709.0:
+        return math.copysign(math.inf, init) if init else 0.0
+    return init * math.exp(lm)
+
+
+def optax_exponential(init: float, rate: float, n: int, staircase: bool, begin: int, end: Optional[float]) -> List[Segment]:
+    """optax.exponential_decay (rate > 0): init up to ``begin``, then
+    init * rate^((s - begin) / n) (floor for staircase), clipped by ``end``
+    from below (rate < 1) or above. The clip becomes a constant segment from
+    the step where it takes over (found on the float64 formula; the decay is
+    monotone, so the clipped steps are a prefix or a suffix)."""
+    exp_piece = exponential_segment(init, rate, n, staircase)
+    if end is None:
+        return joined([[constant_segment(init)], [exp_piece]], [begin])
+    lower = rate < 1.0
+
+    def clipped(d: int) -> bool:
+        v = _exp_value(init, rate, n, staircase, d)
+        return v < end if lower else v > end
+
+    head = constant_segment(end if clipped(0) else init)
+    last = 2**62 - 1 - max(begin, 0)
+    first, final = clipped(0), clipped(last)
+    if first == final:
+        tail = constant_segment(end) if first else exp_piece
+        return joined([[head], [tail]], [begin])
+    lo, hi = 0, last  # clipped(lo) == first != clipped(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if clipped(mid) == first:
+            lo = mid
+        else:
+            hi = mid
+    # steps begin .. begin + hi - 1 as at d = 0, from begin + hi the other way
+    a, b = (constant_segment(end), exp_piece) if first else (exp_piece, constant_segment(end))
+    segs = joined([[head], [a]], [begin])
+    b_seg = b.shifted(begin)
+    segs.append(Segment(b_seg.kind, b_seg.params, b_seg.n, b_seg.flags, begin + hi, b_seg.offset, b_seg.m))
+    return segs

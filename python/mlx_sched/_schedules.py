@@ -25,6 +25,7 @@ from ._program import (
     encode,
     exponential_segment,
     linear_segment,
+    optax_exponential,
 )
 
 Scalar = Union[int, float]
@@ -272,33 +273,71 @@ def _factory(name: str, args: Sequence[Tuple[str, Any, Callable]], make: Callabl
 # ---------------------------------------------------------------- factories
 
 
-def exponential_decay(init: ScalarOrSeq, decay_rate: ScalarOrSeq) -> Schedule:
+def exponential_decay(
+    init: ScalarOrSeq,
+    decay_rate: ScalarOrSeq,
+    *,
+    transition_steps: ScalarOrSeq = 1,
+    staircase: bool = False,
+    begin: ScalarOrSeq = 0,
+    end: Optional[ScalarOrSeq] = None,
+) -> Schedule:
     r"""Make an exponential decay scheduler.
 
     .. math:: \lambda(s) = \text{init} \cdot \text{decay\_rate}^{s}
 
-    Same arguments and behaviour as :func:`mlx.optimizers.exponential_decay`,
-    computed more precisely: ``log(decay_rate)`` is taken in float64 on the
-    host and the power is evaluated in extended precision, so the value stays
-    accurate at any step (MLX rounds ``decay_rate`` to float32 first, which
-    drifts: -12% at step 1e7 for a rate of 0.999999). A negative rate gives
-    alternating signs at integer steps and NaN between them; a zero rate gives
-    ``init`` at step 0 and 0 after.
+    With only ``init`` and ``decay_rate``: :func:`mlx.optimizers.exponential_decay`
+    (same arguments and behaviour), computed more precisely: ``log(decay_rate)``
+    is taken in float64 on the host and the power is evaluated in extended
+    precision, so the value stays accurate at any step (MLX rounds
+    ``decay_rate`` to float32 first, which drifts: -12% at step 1e7 for a rate
+    of 0.999999). A negative rate gives alternating signs at integer steps and
+    NaN between them; a zero rate gives ``init`` at step 0 and 0 after.
+
+    With any keyword: optax's ``exponential_decay``,
+
+    .. math:: \lambda(s) = \operatorname{clip}\left(\text{init} \cdot
+              \text{decay\_rate}^{\max(s - \text{begin}, 0) / \text{transition\_steps}}, \text{end}\right)
+
+    with the exponent floored when ``staircase``; ``end`` is a floor for
+    ``decay_rate < 1`` and a ceiling otherwise (``None``: no clip). Here
+    ``decay_rate > 0`` (optax silently turns 0 into a constant),
+    ``transition_steps >= 1``, ``begin >= 0`` (both errors, where optax falls
+    back silently).
 
     Args:
         init (float or 1-D sequence): Initial value.
         decay_rate (float or 1-D sequence): Multiplicative factor to decay by.
+        transition_steps (int or 1-D sequence): Steps per factor of ``decay_rate``.
+        staircase (bool): Decay in whole factors every ``transition_steps`` steps.
+        begin (int or 1-D sequence): Hold ``init`` for this many steps.
+        end (float or 1-D sequence, optional): Value where the decay stops.
 
     Example:
         >>> lr = mlx_sched.exponential_decay(1e-1, 0.9)
         >>> lr(5)
         array(0.059049, dtype=float32)
+        >>> mlx_sched.exponential_decay(1.0, 0.5, transition_steps=10, staircase=True, end=0.2)(35)
+        array(0.2, dtype=float32)
     """
-    return _factory(
-        "exponential_decay",
-        [("init", init, _check_real), ("decay_rate", decay_rate, _check_real)],
-        lambda i, r: exponential_segment(i, r),
-    )
+    if transition_steps == 1 and staircase is False and begin == 0 and end is None:
+        return _factory(
+            "exponential_decay",
+            [("init", init, _check_real), ("decay_rate", decay_rate, _check_real)],
+            lambda i, r: exponential_segment(i, r),
+        )
+    from ._families import _check_bool, _check_rate, _check_steps0, _family
+
+    staircase = _check_bool("staircase", staircase)
+    args: List[Tuple[str, Any, Any]] = [
+        ("init", init, _check_real), ("decay_rate", decay_rate, _check_rate),
+        ("transition_steps", transition_steps, _check_count), ("staircase", staircase, None), ("begin", begin, _check_steps0),
+    ]
+    if end is None:
+        return _family("exponential_decay", args + [("end", None, None)],
+                       lambda i, r, n, b: optax_exponential(i, r, n, staircase, b, None))
+    return _family("exponential_decay", args + [("end", end, _check_real)],
+                   lambda i, r, n, b, e: optax_exponential(i, r, n, staircase, b, e))
 
 
 def step_decay(init: ScalarOrSeq, decay_rate: ScalarOrSeq, step_size: ScalarOrSeq) -> Schedule:
@@ -471,12 +510,18 @@ def evaluate(program: mx.array, step: Any, batched: bool = True, *, stream=None)
     return _ext.schedule_eval(program, _as_step(step), batched, stream=stream)
 
 
-_FACTORY_ARGS = {
-    "cosine_decay": ("init", "decay_steps", "end"),
-    "exponential_decay": ("init", "decay_rate"),
-    "linear_schedule": ("init", "end", "steps"),
-    "step_decay": ("init", "decay_rate", "step_size"),
-}
+def _factories() -> dict:
+    """Every schedule factory by name (the five of mlx.optimizers and the families)."""
+    from ._families import FAMILIES
+
+    five = {f.__name__: f for f in (cosine_decay, exponential_decay, linear_schedule, step_decay)}
+    return {**five, **FAMILIES}
+
+
+def _arg_names(factory: Callable) -> Tuple[str, ...]:
+    import inspect
+
+    return tuple(inspect.signature(factory).parameters)
 
 
 def from_dict(d: dict) -> Schedule:
@@ -502,18 +547,20 @@ def from_dict(d: dict) -> Schedule:
 
     known = {"join_schedules": {"kind", "schedules", "boundaries"}, "stack": {"kind", "schedules"},
              "index": {"kind", "of", "index"}, "slice": {"kind", "of", "start", "stop", "step"}}
-    if kind in _FACTORY_ARGS:
+    factories = _factories()
+    if kind in factories:
         known[kind] = {"kind", "args"}
     if kind not in known:
         raise ValueError(f"unknown schedule kind {kind!r} in field 'kind'.")
     extra = set(d) - known[kind]
     if extra:
         raise ValueError(f"unknown field {sorted(extra)[0]!r} in a {kind!r} spec.")
-    if kind in _FACTORY_ARGS:
+    if kind in factories:
         args = field("args")
-        if not isinstance(args, dict) or set(args) - set(_FACTORY_ARGS[kind]):
-            raise ValueError(f"field 'args' of {kind!r} takes {', '.join(_FACTORY_ARGS[kind])}, but got {args!r}.")
-        return globals()[kind](**args)
+        names = _arg_names(factories[kind])
+        if not isinstance(args, dict) or set(args) - set(names):
+            raise ValueError(f"field 'args' of {kind!r} takes {', '.join(names)}, but got {args!r}.")
+        return factories[kind](**args)
     if kind == "join_schedules":
         return join_schedules(pieces("schedules"), field("boundaries"))
     if kind == "stack":
@@ -537,7 +584,7 @@ def grid(factory: Callable[..., Schedule], **lists: Sequence[Any]) -> Schedule:
     """
     import itertools
 
-    if not callable(factory) or getattr(factory, "__module__", "") != __name__:
+    if not callable(factory) or factory not in _factories().values():
         raise TypeError("factory must be an mlx_sched schedule factory, e.g. mlx_sched.cosine_decay.")
     varying = {k: list(v) for k, v in lists.items() if isinstance(v, (list, tuple))}
     fixed = {k: v for k, v in lists.items() if k not in varying}

@@ -1,0 +1,755 @@
+"""Schedule families of optax, PyTorch and Hugging Face, compiled.
+
+Each factory validates its arguments, then writes each member as segments of
+the six general kinds of ``csrc/math/program.h`` (constant, linear, cosine
+with exponent / restarts, exponential, power, triangle wave) joined at
+integer boundaries: no family has code of its own in any backend.
+
+Conventions shared by every family here (stated once, tested for each):
+
+* Scalars may be 1-D sequences: the factory then builds a batch (as the five
+  ``mlx.optimizers`` factories do). ``mlx_sched.grid`` sweeps any argument,
+  dicts and strings included.
+* Steps before 0 give the value at step 0 (the references raise, or differ:
+  optax's piecewise schedules give 0 there). Fractional steps use the piece
+  of their integer part.
+* Step counts are integers; ``>= 1`` where a zero-length phase is meaningless,
+  ``>= 0`` for warmups (0: no warmup).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from ._program import (
+    FLAGS,
+    Segment,
+    constant_segment,
+    cosine_segment,
+    from_zero,
+    joined,
+    linear_segment,
+    optax_exponential,
+    power_segment,
+    triangle_segment,
+)
+from ._schedules import (
+    Schedule,
+    ScalarOrSeq,
+    _STEP_LIMIT,
+    _as_int,
+    _broadcast,
+    _check_count,
+    _check_int_type,
+    _check_real,
+    _fmt,
+    _plain,
+)
+
+Check = Callable[[str, Any], Any]
+BoundariesAndScales = Union[Mapping[int, float], Sequence[Tuple[int, float]], None]
+
+# ------------------------------------------------------------------ checks
+
+
+def _check_steps0(name: str, v: Any) -> int:
+    """A step count that may be 0 (a warmup, a begin)."""
+    _check_int_type(name, v)
+    if v < 0:
+        raise ValueError(f"{name} must be >= 0, but got {v}.")
+    v = _as_int(name, v)
+    if v >= _STEP_LIMIT:
+        raise ValueError(f"{name} must be less than 2**62, but got {v}.")
+    return v
+
+
+def _check_positive(name: str, v: Any) -> float:
+    v = _check_real(name, v)
+    if not v > 0:
+        raise ValueError(f"{name} must be > 0, but got {v}.")
+    return v
+
+
+def _check_nonneg(name: str, v: Any) -> float:
+    v = _check_real(name, v)
+    if v < 0:
+        raise ValueError(f"{name} must be >= 0, but got {v}.")
+    return v
+
+
+def _check_unit(name: str, v: Any) -> float:
+    v = _check_real(name, v)
+    if not 0.0 <= v <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], but got {v}.")
+    return v
+
+
+def _check_choice(name: str, v: Any, choices: Sequence[str]) -> str:
+    if v not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(repr(c) for c in choices)}, but got {v!r}.")
+    return str(v)
+
+
+def _check_bool(name: str, v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise TypeError(f"{name} must be a bool, but got {type(v).__name__}.")
+    return v
+
+
+def _pairs(name: str, d: BoundariesAndScales, *, nonneg_bounds: bool, message: str) -> List[Tuple[int, float]]:
+    """A {boundary: scale} dict (or a list of pairs), validated, sorted by boundary."""
+    if d is None:
+        return []
+    if isinstance(d, Mapping):
+        items = list(d.items())
+    elif isinstance(d, (list, tuple)) and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in d):
+        items = [tuple(p) for p in d]
+    else:
+        raise TypeError(f"{name} must be a dict {{boundary: scale}} or a list of (boundary, scale) pairs, but got {type(d).__name__}.")
+    out = []
+    for b, s in items:
+        b = (_check_steps0 if nonneg_bounds else _check_boundary_int)(f"{name} boundary", b)
+        s = _check_real(f"{name} scale", s)
+        if s < 0:
+            raise ValueError(message)
+        out.append((b, s))
+    bounds = [b for b, _ in out]
+    if len(set(bounds)) != len(bounds):
+        raise ValueError(f"{name} has a repeated boundary.")
+    return sorted(out)
+
+
+def _check_boundary_int(name: str, v: Any) -> int:
+    _check_int_type(name, v)
+    v = _as_int(name, v)
+    if not -_STEP_LIMIT < v < _STEP_LIMIT:
+        raise ValueError(f"{name} must be within (-2**62, 2**62), but got {v}.")
+    return v
+
+
+# ------------------------------------------------------------------ builder
+
+# (name, value, check): checked values broadcast to a batch; check None: a fixed argument.
+Arg = Tuple[str, Any, Optional[Check]]
+
+
+def _family(name: str, args: Sequence[Arg], make: Callable[..., List[Segment]]) -> Schedule:
+    """Validate, broadcast the scalar arguments, build each member's segments."""
+    varying = [(n, v, c) for n, v, c in args if c is not None]
+    G, cols = _broadcast(varying)
+    members = [make(*row) for row in zip(*cols)]
+    desc = f"{name}(" + ", ".join(f"{n}={_fmt(v)}" for n, v, _ in args) + ")"
+    spec = {"kind": name, "args": {n: _plain(v) for n, v, _ in args}}
+    return Schedule(members, G is not None, desc, spec)
+
+
+def _linear_from_zero(init: float, end: float, steps: int) -> List[Segment]:
+    """optax.linear_schedule: init before 0, end from ``steps`` (steps 0: end from 0)."""
+    if steps == 0:
+        return [constant_segment(end)]
+    return from_zero(init, [linear_segment(init, end, steps)])
+
+
+def _polynomial(init: float, end: float, power: float, steps: int) -> List[Segment]:
+    """end + (init - end) (1 - t / steps)^power for t in [0, steps], held outside."""
+    if power == 1.0:
+        body: Segment = linear_segment(init, end, steps)
+    else:
+        body = power_segment(end, init - end, -1.0 / steps, power, -float(steps))
+    return joined([[constant_segment(init)], [body], [constant_segment(end)]], [0, steps])
+
+
+# ---------------------------------------------------------------- families
+
+
+def constant(value: ScalarOrSeq) -> Schedule:
+    r"""A constant schedule (optax ``constant_schedule``).
+
+    .. math:: \lambda(s) = \text{value}
+
+    Example:
+        >>> mlx_sched.constant(1e-3)(10)
+        array(0.001, dtype=float32)
+    """
+    return _family("constant", [("value", value, _check_real)], lambda v: [constant_segment(v)])
+
+
+def polynomial_decay(init: ScalarOrSeq, end: ScalarOrSeq, power: ScalarOrSeq, steps: ScalarOrSeq, begin: ScalarOrSeq = 0) -> Schedule:
+    r"""Polynomial decay from ``init`` to ``end`` (optax ``polynomial_schedule``).
+
+    .. math:: \lambda(s) = \text{end} + (\text{init} - \text{end})
+              \left(1 - \frac{\operatorname{clip}(s - \text{begin}, 0, \text{steps})}{\text{steps}}\right)^{\text{power}}
+
+    ``init`` up to ``begin``, ``end`` from ``begin + steps``. ``power > 0``
+    (``1`` is linear); ``steps >= 1`` (optax turns ``steps <= 0`` into a
+    constant silently; here it is an error), ``begin >= 0``.
+
+    Example:
+        >>> lr = mlx_sched.polynomial_decay(1.0, 0.01, 2, 100)
+        >>> lr(50)
+        array(0.2575, dtype=float32)
+    """
+
+    def make(i: float, e: float, p: float, n: int, b: int) -> List[Segment]:
+        return joined([[constant_segment(i)], _polynomial(i, e, p, n)], [b])
+
+    return _family(
+        "polynomial_decay",
+        [("init", init, _check_real), ("end", end, _check_real), ("power", power, _check_positive),
+         ("steps", steps, _check_count), ("begin", begin, _check_steps0)],
+        make,
+    )
+
+
+def piecewise_constant(init: ScalarOrSeq, boundaries_and_scales: BoundariesAndScales = None) -> Schedule:
+    r"""Piecewise constant (optax ``piecewise_constant_schedule``).
+
+    .. math:: \lambda(s) = \text{init} \prod_{b_i \le s} f_i
+
+    ``boundaries_and_scales`` is ``{b_i: f_i}`` (or a list of pairs) with
+    ``f_i >= 0``; boundaries are integers (any sign, distinct). Products are
+    taken in float64. Unlike the other families, negative steps follow the
+    formula (a boundary may be negative).
+
+    Example:
+        >>> lr = mlx_sched.piecewise_constant(1.0, {100: 0.1, 200: 0.01})
+        >>> lr(250)
+        array(0.001, dtype=float32)
+    """
+    pairs = _pairs("boundaries_and_scales", boundaries_and_scales, nonneg_bounds=False,
+                   message="`piecewise_constant_schedule` expects non-negative scale factors")
+
+    def make(i: float) -> List[Segment]:
+        segs, v = [constant_segment(i)], i
+        for b, f in pairs:
+            v *= f
+            segs.append(_const_at(v, b))
+        return segs
+
+    return _family("piecewise_constant", [("init", init, _check_real),
+                                          ("boundaries_and_scales", pairs, None)], make)
+
+
+def multistep_decay(init: ScalarOrSeq, milestones: Sequence[int], gamma: ScalarOrSeq = 0.1) -> Schedule:
+    r"""Decay by ``gamma`` at each milestone (torch ``MultiStepLR``, lr only).
+
+    .. math:: \lambda(s) = \text{init} \cdot \gamma^{\#\{m \in \text{milestones} : m \le s\}}
+
+    Milestones are integers ``>= 0`` in any order; a repeated milestone
+    decays once per occurrence (as torch's ``Counter``).
+
+    Example:
+        >>> lr = mlx_sched.multistep_decay(0.1, [30, 80])
+        >>> lr(50)
+        array(0.01, dtype=float32)
+    """
+    if not isinstance(milestones, (list, tuple)):
+        raise TypeError(f"milestones must be a list of integers, but got {type(milestones).__name__}.")
+    ms = sorted(_check_steps0(f"milestones[{k}]", m) for k, m in enumerate(milestones))
+
+    def make(i: float, g: float) -> List[Segment]:
+        segs = [constant_segment(i)]
+        for k, m in enumerate(ms):
+            if k + 1 == len(ms) or ms[k + 1] != m:  # k + 1 milestones are <= m
+                segs.append(_const_at(i * g ** (k + 1), m))
+        return segs
+
+    return _family("multistep_decay", [("init", init, _check_real), ("milestones", list(milestones), None),
+                                       ("gamma", gamma, _check_real)], make)
+
+
+def _const_at(v: float, start: int) -> Segment:
+    return Segment(constant_segment(v).kind, (v,), start=start)
+
+
+def _interpolate(kind: str, init: float, pairs: Sequence[Tuple[int, float]]) -> List[Segment]:
+    """optax piecewise_interpolate_schedule for steps >= 0 (sorted boundaries >= 0)."""
+    bounds = [0] + [b for b, _ in pairs]
+    values = [init]
+    for _, f in pairs:
+        values.append(values[-1] * f)
+    make = linear_segment if kind == "linear" else cosine_segment
+    segs: List[Segment] = []
+    v0 = values[-1]
+    for k in range(len(bounds) - 1):
+        size = bounds[k + 1] - bounds[k]
+        if size > 0:  # (a boundary at 0 leaves an empty first interval)
+            v0 = values[k] if not segs else v0
+            segs.append(make(values[k], values[k + 1], size).shifted(bounds[k]))
+    segs.append(_const_at(values[-1], bounds[-1]))
+    return from_zero(v0, segs)
+
+
+def piecewise_interpolate(kind: str, init: ScalarOrSeq, boundaries_and_scales: BoundariesAndScales = None) -> Schedule:
+    r"""Interpolate between accumulated scales (optax ``piecewise_interpolate_schedule``).
+
+    With boundaries :math:`0 = b_0 < b_1 < \dots` and values
+    :math:`v_0 = \text{init}, v_{i} = v_{i-1} f_i`, step :math:`s \in [b_i, b_{i+1})`
+    gives ``linear``: :math:`v_i + (v_{i+1} - v_i) p` or ``cosine``:
+    :math:`v_{i+1} + (v_i - v_{i+1}) (1 + \cos \pi p) / 2`, with
+    :math:`p = (s - b_i) / (b_{i+1} - b_i)`; the last value from the last boundary.
+
+    Boundaries are integers ``>= 0``, scales ``>= 0``.
+
+    Example:
+        >>> lr = mlx_sched.piecewise_interpolate("linear", 1.0, {4: 0.1, 8: 0.01})
+        >>> lr(6)
+        array(0.0505, dtype=float32)
+    """
+    kind = _check_choice("kind", kind, ("linear", "cosine"))
+    pairs = _pairs("boundaries_and_scales", boundaries_and_scales, nonneg_bounds=True,
+                   message="`piecewise_interpolate_schedule` expects non-negative scale factors")
+    return _family("piecewise_interpolate", [("kind", kind, None), ("init", init, _check_real),
+                                             ("boundaries_and_scales", pairs, None)],
+                   lambda i: _interpolate(kind, i, pairs))
+
+
+def warmup_constant(init: ScalarOrSeq, peak: ScalarOrSeq, warmup_steps: ScalarOrSeq) -> Schedule:
+    r"""Linear warmup, then constant (optax ``warmup_constant_schedule``).
+
+    .. math:: \lambda(s) = \text{init} + (\text{peak} - \text{init}) \min(s, W) / W
+
+    ``warmup_steps`` (W) ``>= 0``; ``0`` means ``peak`` from step 0 (optax
+    gives ``init`` forever there, which no user means).
+
+    Example:
+        >>> mlx_sched.warmup_constant(0.0, 1e-3, 100)(50)
+        array(0.0005, dtype=float32)
+    """
+    return _family("warmup_constant", [("init", init, _check_real), ("peak", peak, _check_real),
+                                       ("warmup_steps", warmup_steps, _check_steps0)], _linear_from_zero)
+
+
+def _warmup_cosine(init: float, peak: float, w: int, total: int, end: float, exponent: float) -> List[Segment]:
+    if total <= w:
+        raise ValueError(f"decay_steps must be greater than warmup_steps (it includes the warmup), but got {total} <= {w}.")
+    end = 0.0 if peak == 0.0 else end  # optax: alpha = end / peak, 0 for peak == 0
+    return joined([_linear_from_zero(init, peak, w), [cosine_segment(peak, end, total - w, exponent)]], [w])
+
+
+def warmup_cosine_decay(init: ScalarOrSeq, peak: ScalarOrSeq, warmup_steps: ScalarOrSeq, decay_steps: ScalarOrSeq,
+                        end: ScalarOrSeq = 0.0, exponent: ScalarOrSeq = 1.0) -> Schedule:
+    r"""Linear warmup, then cosine decay (optax ``warmup_cosine_decay_schedule``).
+
+    .. math:: \lambda(s) = \text{end} + (\text{peak} - \text{end})
+              \left[\tfrac12\left(1 + \cos\frac{\pi (s - W)}{D - W}\right)\right]^{\text{exponent}}, \quad W \le s \le D
+
+    linear from ``init`` to ``peak`` over the ``warmup_steps`` W (``>= 0``),
+    ``end`` after ``decay_steps`` D, which **includes** the warmup (``D > W``).
+    ``exponent > 0``. As optax: ``peak == 0`` gives 0 after the warmup whatever ``end``.
+
+    Example:
+        >>> lr = mlx_sched.warmup_cosine_decay(0.0, 1.0, 10, 110)
+        >>> lr(60)
+        array(0.5, dtype=float32)
+    """
+    return _family(
+        "warmup_cosine_decay",
+        [("init", init, _check_real), ("peak", peak, _check_real), ("warmup_steps", warmup_steps, _check_steps0),
+         ("decay_steps", decay_steps, _check_count), ("end", end, _check_real), ("exponent", exponent, _check_positive)],
+        _warmup_cosine,
+    )
+
+
+def _check_rate(name: str, v: Any) -> float:
+    v = _check_real(name, v)
+    if not v > 0:
+        raise ValueError(f"{name} must be > 0 (optax's exponential_decay), but got {v}.")
+    return v
+
+
+def _check_end(name: str, v: Any) -> Optional[float]:
+    return None if v is None else _check_real(name, v)
+
+
+def warmup_exponential_decay(init: ScalarOrSeq, peak: ScalarOrSeq, warmup_steps: ScalarOrSeq, transition_steps: ScalarOrSeq,
+                             decay_rate: ScalarOrSeq, transition_begin: ScalarOrSeq = 0, staircase: bool = False,
+                             end: Optional[ScalarOrSeq] = None) -> Schedule:
+    r"""Linear warmup, then exponential decay (optax ``warmup_exponential_decay_schedule``).
+
+    After the ``warmup_steps`` W: ``peak`` for ``transition_begin`` more steps, then
+    :math:`\text{peak} \cdot \text{rate}^{(s - W - \text{begin}) / \text{transition\_steps}}`
+    (floor of the exponent when ``staircase``), clipped by ``end`` (a floor for
+    ``decay_rate < 1``, a ceiling otherwise; the clip applies to ``peak`` too).
+    ``decay_rate > 0``, ``transition_steps >= 1``, ``W, transition_begin >= 0``.
+
+    Example:
+        >>> lr = mlx_sched.warmup_exponential_decay(0.0, 1.0, 10, 10, 0.5)
+        >>> lr(30)
+        array(0.25, dtype=float32)
+    """
+    staircase = _check_bool("staircase", staircase)
+
+    def make(i: float, p: float, w: int, n: int, r: float, b: int, e: Optional[float]) -> List[Segment]:
+        return joined([_linear_from_zero(i, p, w), optax_exponential(p, r, n, staircase, b, e)], [w])
+
+    args: List[Arg] = [("init", init, _check_real), ("peak", peak, _check_real), ("warmup_steps", warmup_steps, _check_steps0),
+                       ("transition_steps", transition_steps, _check_count), ("decay_rate", decay_rate, _check_rate),
+                       ("transition_begin", transition_begin, _check_steps0)]
+    if end is None:
+        return _family("warmup_exponential_decay", args + [("staircase", staircase, None), ("end", None, None)],
+                       lambda *row: make(*row, None))
+    return _family("warmup_exponential_decay", args + [("staircase", staircase, None), ("end", end, _check_real)],
+                   lambda i, p, w, n, r, b, e: make(i, p, w, n, r, b, e))
+
+
+def cosine_restarts(init: ScalarOrSeq, period: ScalarOrSeq, t_mult: int = 1, end: ScalarOrSeq = 0.0) -> Schedule:
+    r"""Cosine annealing with warm restarts (torch ``CosineAnnealingWarmRestarts``, closed form).
+
+    Cycle :math:`k` lasts :math:`T_k = \text{period} \cdot t_{mult}^k` steps; at
+    :math:`t` steps into it,
+    :math:`\lambda = \text{end} + (\text{init} - \text{end}) (1 + \cos(\pi t / T_k)) / 2`.
+    ``period >= 1``, ``t_mult`` an integer ``>= 1``. Cycle starts are exact
+    integers at any step (torch's closed form takes a float log).
+
+    Example:
+        >>> lr = mlx_sched.cosine_restarts(1.0, 10, t_mult=2)
+        >>> lr(10), lr(15)
+        (array(1, dtype=float32), array(0.853553, dtype=float32))
+    """
+    _check_int_type("t_mult", t_mult)
+    if isinstance(t_mult, float) and not t_mult.is_integer() or t_mult < 1:
+        raise ValueError(f"Expected integer t_mult >= 1, but got {t_mult}")
+    tm = int(t_mult)
+
+    def make(i: float, T0: int, e: float) -> List[Segment]:
+        if tm == 1:
+            return from_zero(i, [cosine_segment(i, e, T0, flags=FLAGS["periodic"])])
+        segs = [constant_segment(i)]
+        start, length = 0, T0
+        while start < _STEP_LIMIT:
+            segs.append(cosine_segment(i, e, length).shifted(start))
+            start, length = start + length, min(length * tm, _STEP_LIMIT)
+        return segs
+
+    return _family("cosine_restarts", [("init", init, _check_real), ("period", period, _check_count),
+                                       ("t_mult", tm, None), ("end", end, _check_real)], make)
+
+
+def sgdr(cosine_kwargs: Sequence[Mapping[str, Any]]) -> Schedule:
+    r"""SGD with warm restarts (optax ``sgdr_schedule``): ``warmup_cosine_decay`` cycles back to back.
+
+    Each dict holds the arguments of :func:`warmup_cosine_decay` (``init``,
+    ``peak``, ``warmup_steps``, ``decay_steps``, optional ``end``, ``exponent``;
+    optax's names ``init_value``, ``peak_value``, ``end_value`` are accepted
+    too); cycle ``k`` starts after the ``decay_steps`` of the ones before.
+
+    Example:
+        >>> c = dict(init=0.0, peak=1.0, warmup_steps=5, decay_steps=50)
+        >>> lr = mlx_sched.sgdr([c, c])
+        >>> lr(52)
+        array(0.4, dtype=float32)
+    """
+    if not isinstance(cosine_kwargs, (list, tuple)) or not cosine_kwargs:
+        raise ValueError("cosine_kwargs must be a non-empty list of warmup_cosine_decay arguments (dicts).")
+    alias = {"init_value": "init", "peak_value": "peak", "end_value": "end"}
+    cycles = []
+    for k, kw in enumerate(cosine_kwargs):
+        if not isinstance(kw, Mapping):
+            raise TypeError(f"cosine_kwargs[{k}] must be a dict, but got {type(kw).__name__}.")
+        kw = {alias.get(a, a): v for a, v in kw.items()}
+        try:
+            cycles.append(warmup_cosine_decay(**kw))
+        except TypeError as e:
+            raise TypeError(f"cosine_kwargs[{k}]: {e}") from None
+    G = {len(c) for c in cycles if c.batched}
+    if len(G) > 1:
+        raise ValueError("batch sizes differ between the cycles of cosine_kwargs.")
+    n = G.pop() if G else None
+    members = []
+    for g in range(n or 1):
+        pieces, bounds, step = [], [], 0
+        for c in cycles:
+            pieces.append(c.segments[g if c.batched else 0])
+            d = c._spec["args"]["decay_steps"]
+            step += d[g] if isinstance(d, list) else d
+            bounds.append(step)
+        members.append(joined(pieces, bounds[:-1]))
+    spec = {"kind": "sgdr", "args": {"cosine_kwargs": [c._spec["args"] for c in cycles]}}
+    return Schedule(members, n is not None, "sgdr(cosine_kwargs=" + repr(spec["args"]["cosine_kwargs"]) + ")", spec)
+
+
+def _onecycle_pairs(T: int, scales: Sequence[Tuple[float, float]]) -> Dict[int, float]:
+    d: Dict[int, float] = {}
+    for pct, f in scales:
+        d[int(pct * T)] = f  # optax's dict: a later equal key replaces an earlier one
+    return d
+
+
+def linear_onecycle(transition_steps: int, peak_value: ScalarOrSeq, pct_start: float = 0.3, pct_final: float = 0.85,
+                    div_factor: float = 25.0, final_div_factor: float = 1e4) -> Schedule:
+    r"""Three linear phases (optax ``linear_onecycle_schedule``).
+
+    From ``peak / div_factor`` up to ``peak`` at ``int(pct_start * T)``, back
+    down at ``int(pct_final * T)``, then to ``peak / (div_factor * final_div_factor)`` at ``T``.
+    ``transition_steps`` T ``>= 1``, percentages in [0, 1], factors ``> 0``.
+
+    Example:
+        >>> lr = mlx_sched.linear_onecycle(100, 1.0)
+        >>> lr(30)
+        array(1, dtype=float32)
+    """
+    T = _check_count("transition_steps", transition_steps)
+    ps, pf = _check_unit("pct_start", pct_start), _check_unit("pct_final", pct_final)
+    df, fdf = _check_positive("div_factor", div_factor), _check_positive("final_div_factor", final_div_factor)
+    pairs = sorted(_onecycle_pairs(T, [(ps, df), (pf, 1.0 / df), (1.0, 1.0 / fdf)]).items())
+    return _family("linear_onecycle", [("transition_steps", T, None), ("peak_value", peak_value, _check_real),
+                                       ("pct_start", ps, None), ("pct_final", pf, None), ("div_factor", df, None),
+                                       ("final_div_factor", fdf, None)],
+                   lambda p: _interpolate("linear", p / df, pairs))
+
+
+def cosine_onecycle(transition_steps: int, peak_value: ScalarOrSeq, pct_start: float = 0.3, div_factor: float = 25.0,
+                    final_div_factor: float = 1e4) -> Schedule:
+    r"""Cosine up, cosine down (optax ``cosine_onecycle_schedule``).
+
+    From ``peak / div_factor`` up to ``peak`` at ``int(pct_start * T)``, then
+    down to ``peak / (div_factor * final_div_factor)`` at ``T``, both by
+    cosine interpolation. ``transition_steps`` T ``>= 1``.
+
+    Example:
+        >>> lr = mlx_sched.cosine_onecycle(100, 1.0)
+        >>> lr(30)
+        array(1, dtype=float32)
+    """
+    T = _check_count("transition_steps", transition_steps)
+    ps = _check_unit("pct_start", pct_start)
+    df, fdf = _check_positive("div_factor", div_factor), _check_positive("final_div_factor", final_div_factor)
+    pairs = sorted(_onecycle_pairs(T, [(ps, df), (1.0, 1.0 / (df * fdf))]).items())
+    return _family("cosine_onecycle", [("transition_steps", T, None), ("peak_value", peak_value, _check_real),
+                                       ("pct_start", ps, None), ("div_factor", df, None), ("final_div_factor", fdf, None)],
+                   lambda p: _interpolate("cosine", p / df, pairs))
+
+
+def _anneal(kind: str, start_v: float, end_v: float, lo: int, hi: Optional[int], s0: float, e: float) -> List[Tuple[int, Segment]]:
+    """torch OneCycleLR's anneal from start_v to end_v for pct = (s - s0) / (e - s0),
+    over integer steps lo..hi: (first step, segment at local step s - first step)."""
+    D = e - s0
+    if kind == "linear":
+        return [(lo, power_segment(start_v, end_v - start_v, 1.0 / D, 1.0, lo - s0))]
+    mid = math.floor(s0 + 0.5 * D) + 1  # pct <= 1/2 up to mid - 1: cos^2 of pi pct / 2, then sin^2 of pi (1 - pct) / 2
+    out = []
+    if mid > lo:
+        out.append((lo, power_segment(end_v, start_v - end_v, math.pi / (2.0 * D), 1.0, lo - s0, "cos2")))
+    if hi is None or mid <= hi:
+        m = max(mid, lo)
+        out.append((m, power_segment(end_v, start_v - end_v, -math.pi / (2.0 * D), 1.0, m - e, "sin2")))
+    return out
+
+
+def onecycle(total_steps: int, max_lr: ScalarOrSeq, pct_start: float = 0.3, anneal: str = "cos", div_factor: float = 25.0,
+             final_div_factor: float = 1e4, three_phase: bool = False) -> Schedule:
+    r"""The 1cycle policy (torch ``OneCycleLR``, learning rate only).
+
+    Phases end at steps :math:`e_1 = \text{pct\_start} \cdot T - 1` and
+    :math:`T - 1` (three-phase: :math:`e_1`, :math:`2 \text{pct\_start} \cdot T - 2`, :math:`T - 1`),
+    going ``max_lr / div_factor`` -> ``max_lr`` -> ``max_lr / div_factor / final_div_factor``
+    (three-phase: back to ``max_lr / div_factor`` first); a step uses the first
+    phase whose end it has not passed, with
+    ``pct = (s - previous end) / (end - previous end)`` and ``anneal`` ``"cos"`` or ``"linear"``.
+    Steps from T - 1 on hold the final value (torch extrapolates at T and raises after).
+    A phase of zero length is an error (torch divides by zero).
+
+    Example:
+        >>> lr = mlx_sched.onecycle(100, 1.0, anneal="linear")
+        >>> lr(29)
+        array(1, dtype=float32)
+    """
+    if isinstance(total_steps, bool) or not isinstance(total_steps, numbers.Integral) or total_steps <= 0:
+        raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
+    T = int(total_steps)
+    if T >= _STEP_LIMIT:
+        raise ValueError(f"total_steps must be less than 2**62, but got {T}.")
+    if isinstance(pct_start, bool) or not isinstance(pct_start, numbers.Real) or not 0 <= pct_start <= 1:
+        raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start}")
+    if anneal not in ("cos", "linear"):
+        raise ValueError(f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal}")
+    df, fdf = _check_positive("div_factor", div_factor), _check_positive("final_div_factor", final_div_factor)
+    three_phase = _check_bool("three_phase", three_phase)
+    ps = float(pct_start)
+    if three_phase:
+        ends = [ps * T - 1, 2 * ps * T - 2, float(T - 1)]
+    else:
+        ends = [ps * T - 1, float(T - 1)]
+    starts = [0.0] + ends[:-1]
+    for k, (a, b) in enumerate(zip(starts, ends)):
+        if b == a:
+            raise ValueError(f"onecycle phase {k + 1} has zero length (pct_start={pct_start}, total_steps={T}).")
+
+    def make(mx_lr: float) -> List[Segment]:
+        lo_lr = mx_lr / df
+        targets = [(lo_lr, mx_lr), (mx_lr, lo_lr), (lo_lr, lo_lr / fdf)] if three_phase else [(lo_lr, mx_lr), (mx_lr, lo_lr / fdf)]
+        # integer steps where the phase may change: the first step past each end
+        cuts = sorted({0} | {math.floor(e) + 1 for e in ends[:-1] if 0 < math.floor(e) + 1 < T - 1})
+        pieces: List[Tuple[int, Segment]] = []
+        for c, lo in enumerate(cuts):
+            hi = cuts[c + 1] - 1 if c + 1 < len(cuts) else T - 2
+            k = next((k for k, e in enumerate(ends) if lo <= e), len(ends) - 1)
+            pieces += _anneal("linear" if anneal == "linear" else "cos", targets[k][0], targets[k][1], lo, hi, starts[k], ends[k])
+        final = targets[-1][1]
+        value0 = _segment_value(pieces[0][1], 0) if pieces else final
+        segs = [constant_segment(value0)]
+        for first, seg in pieces:
+            if first < T - 1:
+                segs.append(seg.shifted(first))
+        segs.append(_const_at(final, T - 1))
+        return segs
+
+    return _family("onecycle", [("total_steps", T, None), ("max_lr", max_lr, _check_real), ("pct_start", ps, None),
+                                ("anneal", anneal, None), ("div_factor", df, None), ("final_div_factor", fdf, None),
+                                ("three_phase", three_phase, None)], make)
+
+
+def _segment_value(seg: Segment, t: int) -> float:
+    """A power segment's value at local step t, in float64 (for holding a step-0 value)."""
+    c0, c1, scale, pw, frac = seg.params[:5]
+    y = (t + seg.m + frac) * scale
+    g = {0: y, FLAGS["shape_cos2"]: math.cos(y) ** 2, FLAGS["shape_sin2"]: math.sin(y) ** 2}[seg.flags]
+    return c0 + c1 * g**pw
+
+
+def cyclic(base_lr: ScalarOrSeq, max_lr: ScalarOrSeq, step_size_up: ScalarOrSeq = 2000, step_size_down: Optional[ScalarOrSeq] = None,
+           mode: str = "triangular", gamma: ScalarOrSeq = 1.0) -> Schedule:
+    r"""Cyclical learning rate (torch ``CyclicLR``, learning rate only).
+
+    A triangle wave from ``base_lr`` up to ``max_lr`` over ``step_size_up``
+    steps and down over ``step_size_down`` (default: the same); its amplitude
+    is scaled per ``mode``: ``"triangular"`` 1, ``"triangular2"``
+    :math:`2^{-k}` in cycle :math:`k`, ``"exp_range"`` :math:`\gamma^s`.
+    Step sizes are integers ``>= 1``, ``gamma > 0``.
+
+    Example:
+        >>> lr = mlx_sched.cyclic(0.001, 0.006, 10)
+        >>> lr(5), lr(15)
+        (array(0.0035, dtype=float32), array(0.0035, dtype=float32))
+    """
+    mode = _check_choice("mode", mode, ("triangular", "triangular2", "exp_range"))
+
+    def make(b: float, m: float, up: int, down: int, g: float) -> List[Segment]:
+        return from_zero(b, [triangle_segment(b, m - b, up, down, mode, g)])
+
+    down = step_size_up if step_size_down is None else step_size_down
+    return _family("cyclic", [("base_lr", base_lr, _check_real), ("max_lr", max_lr, _check_real),
+                              ("step_size_up", step_size_up, _check_count), ("step_size_down", down, _check_count),
+                              ("mode", mode, None), ("gamma", gamma, _check_positive)], make)
+
+
+def inverse_sqrt(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, timescale: Optional[ScalarOrSeq] = None) -> Schedule:
+    r"""Linear warmup, then inverse square root decay (HF ``get_inverse_sqrt_schedule``, times ``init``).
+
+    .. math:: \lambda(s) = \text{init} \cdot \begin{cases} s / W & s < W \\
+              \sqrt{\tau / (s - W + \tau)} & s \ge W \end{cases}
+
+    ``warmup_steps`` W ``>= 0``; ``timescale`` :math:`\tau` ``>= 1`` defaults to W, or 10000 if W is 0.
+
+    Example:
+        >>> lr = mlx_sched.inverse_sqrt(1.0, 100)
+        >>> lr(400)
+        array(0.5, dtype=float32)
+    """
+
+    def make(i: float, w: int, tau: Optional[int]) -> List[Segment]:
+        tau = tau if tau is not None else (w or 10_000)
+        decay = power_segment(0.0, i, 1.0 / tau, -0.5, float(tau))
+        if w == 0:
+            return from_zero(i, [decay])
+        return joined([from_zero(0.0, [linear_segment(0.0, i, w)]), [decay]], [w])
+
+    if timescale is None:
+        return _family("inverse_sqrt", [("init", init, _check_real), ("warmup_steps", warmup_steps, _check_steps0),
+                                        ("timescale", None, None)], lambda i, w: make(i, w, None))
+    return _family("inverse_sqrt", [("init", init, _check_real), ("warmup_steps", warmup_steps, _check_steps0),
+                                    ("timescale", timescale, _check_count)], make)
+
+
+def _hf_phase(kind: str, a: float, b: float, n: int, rising: bool) -> List[Segment]:
+    """HF WSD's warmup (rising) or decay from a to b over n steps, held at b after."""
+    if kind == "linear":
+        return [linear_segment(a, b, n)]
+    if kind == "cosine":
+        return [cosine_segment(a, b, n)]
+    # 1-sqrt: warmup b - (b - a) sqrt(1 - t/n), decay a - (a - b) sqrt(t/n)
+    if rising:
+        return [power_segment(b, a - b, -1.0 / n, 0.5, -float(n)), _const_at(b, n)]
+    return [power_segment(a, b - a, 1.0 / n, 0.5, 0.0), _const_at(b, n)]
+
+
+def warmup_stable_decay(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, stable_steps: ScalarOrSeq, decay_steps: ScalarOrSeq,
+                        min_ratio: ScalarOrSeq = 0.0, warmup_type: str = "linear", decay_type: str = "cosine") -> Schedule:
+    r"""Warmup, stable, decay (HF ``get_wsd_schedule``, times ``init``).
+
+    Warmup over W steps from ``min_ratio * init`` to ``init`` (``warmup_type``
+    ``"linear"``, ``"cosine"``: :math:`\tfrac12(1 - \cos \pi p)`, ``"1-sqrt"``:
+    :math:`1 - \sqrt{1 - p}`), ``init`` for S steps, decay over D steps to
+    ``min_ratio * init`` (``decay_type`` ``"linear"``: :math:`1 - p`, ``"cosine"``:
+    :math:`\tfrac12(1 + \cos \pi p)`, ``"1-sqrt"``: :math:`1 - \sqrt p`), then
+    ``min_ratio * init``. Each factor f becomes :math:`r + (1 - r) f`, r = ``min_ratio`` ``>= 0``.
+    W, S, D ``>= 0``.
+
+    Example:
+        >>> lr = mlx_sched.warmup_stable_decay(1.0, 10, 80, 10, decay_type="linear")
+        >>> lr(95)
+        array(0.5, dtype=float32)
+    """
+    types = ("linear", "cosine", "1-sqrt")
+    warmup_type = _check_choice("warmup_type", warmup_type, types)
+    decay_type = _check_choice("decay_type", decay_type, types)
+
+    def make(i: float, w: int, s: int, d: int, r: float) -> List[Segment]:
+        lo = r * i
+        pieces: List[List[Segment]] = []
+        bounds: List[int] = []
+        if w:
+            pieces.append(_hf_phase(warmup_type, lo, i, w, True))
+            bounds.append(w)
+        pieces.append([constant_segment(i)])
+        if d:
+            bounds.append(w + s)
+            pieces.append(_hf_phase(decay_type, i, lo, d, False))
+        bounds.append(w + s + d)
+        pieces.append([constant_segment(lo)])
+        v0 = lo if w or not (s or d) else i
+        return from_zero(v0, joined(pieces, bounds))
+
+    return _family("warmup_stable_decay", [("init", init, _check_real), ("warmup_steps", warmup_steps, _check_steps0),
+                                           ("stable_steps", stable_steps, _check_steps0), ("decay_steps", decay_steps, _check_steps0),
+                                           ("min_ratio", min_ratio, _check_nonneg), ("warmup_type", warmup_type, None),
+                                           ("decay_type", decay_type, None)], make)
+
+
+def cosine_with_min_lr(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, total_steps: ScalarOrSeq, min_lr: ScalarOrSeq) -> Schedule:
+    r"""Linear warmup, then cosine to ``min_lr`` (HF ``cosine_with_min_lr``, times ``init``).
+
+    .. math:: \lambda(s) = \begin{cases} \text{init} \cdot s / W & s < W \\
+              \text{min\_lr} + (\text{init} - \text{min\_lr}) \tfrac12 (1 + \cos \pi p) & s \ge W \end{cases},
+              \quad p = \frac{s - W}{T - W}
+
+    As HF, p is not clamped: past ``total_steps`` T the cosine rises again.
+    ``init > 0``, ``min_lr >= 0``, ``0 <= W < T``.
+
+    Example:
+        >>> lr = mlx_sched.cosine_with_min_lr(1.0, 10, 110, 0.1)
+        >>> lr(60)
+        array(0.55, dtype=float32)
+    """
+
+    def make(i: float, w: int, t: int, m: float) -> List[Segment]:
+        if t <= w:
+            raise ValueError(f"total_steps must be greater than warmup_steps, but got {t} <= {w}.")
+        decay = [cosine_segment(i, m, t - w, flags=FLAGS["unclamped"])]
+        if w == 0:
+            return from_zero(i, decay)
+        return joined([from_zero(0.0, [linear_segment(0.0, i, w)]), decay], [w])
+
+    return _family("cosine_with_min_lr", [("init", init, _check_positive), ("warmup_steps", warmup_steps, _check_steps0),
+                                          ("total_steps", total_steps, _check_count), ("min_lr", min_lr, _check_nonneg)], make)
+
+
+FAMILIES = {
+    f.__name__: f
+    for f in (constant, polynomial_decay, piecewise_constant, multistep_decay, piecewise_interpolate, warmup_constant,
+              warmup_cosine_decay, warmup_exponential_decay, cosine_restarts, sgdr, linear_onecycle, cosine_onecycle,
+              onecycle, cyclic, inverse_sqrt, warmup_stable_decay, cosine_with_min_lr)
+}
