@@ -47,3 +47,9 @@ def step_arrays():
 
 
 RANGES = [(0, 20_000), (-1000, 5000), (2**40, 3000), (2**62, 100), (-(2**62), 100), (7, 1)]
+
+# Every schedule family (tests/families_oracle.py), alone and all in one batch.
+from families_oracle import CASES as _FAMILIES  # noqa: E402
+
+SCHEDULES.update({f"family_{k}": v[0] for k, v in _FAMILIES.items()})
+SCHEDULES["families_stack"] = lambda: ms.stack([v[0]() for v in _FAMILIES.values()])

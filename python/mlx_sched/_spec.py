@@ -2,8 +2,8 @@
 
     "join_schedules([linear_schedule(0, 1e-3, 100), cosine_decay(1e-3, 10000)], [100])"
 
-Only calls of the schedule factories, numbers (with a sign), lists/tuples and
-keyword arguments are accepted. The same spec builds the schedule from any
+Only calls of the schedule factories, numbers (with a sign), strings, True,
+False, None, lists/tuples, dicts and keyword arguments are accepted. The same spec builds the schedule from any
 module with the mlx.optimizers factory API (mlx_sched or mlx.optimizers).
 """
 
@@ -14,7 +14,12 @@ from types import ModuleType
 from typing import Any
 
 FACTORIES = ("cosine_decay", "exponential_decay", "join_schedules", "linear_schedule", "step_decay")
-_EXTRA = ("stack",)  # mlx_sched only
+_EXTRA = (  # mlx_sched only
+    "stack", "constant", "polynomial_decay", "piecewise_constant", "multistep_decay", "piecewise_interpolate",
+    "warmup_constant", "warmup_cosine_decay", "warmup_exponential_decay", "cosine_restarts", "sgdr",
+    "linear_onecycle", "cosine_onecycle", "onecycle", "cyclic", "inverse_sqrt", "warmup_stable_decay",
+    "cosine_with_min_lr",
+)
 
 
 class SpecError(ValueError):
@@ -31,11 +36,15 @@ def parse(text: str, module: ModuleType) -> Any:
 
 
 def _build(node: ast.AST, module: ModuleType) -> Any:
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+    if isinstance(node, ast.Constant) and (node.value is None or isinstance(node.value, (int, float, str))):
         return node.value
+    if isinstance(node, ast.Dict):
+        if any(k is None for k in node.keys):
+            raise SpecError("**mappings are not allowed in a spec")
+        return {_build(k, module): _build(v, module) for k, v in zip(node.keys, node.values)}
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         v = _build(node.operand, module)
-        if not isinstance(v, (int, float)):
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
             raise SpecError("a sign applies to numbers only")
         return -v if isinstance(node.op, ast.USub) else v
     if isinstance(node, (ast.List, ast.Tuple)):

@@ -1,0 +1,187 @@
+"""The schedule families against float64 oracles written from their references'
+formulas; in batches, stacks, range mode and joins; specs; bad arguments."""
+
+import math
+import re
+
+import mlx.core as mx
+import numpy as np
+import pytest
+
+import mlx_sched as ms
+from families_oracle import CASES
+from mlx_sched._spec import parse
+from test_parity import assert_close
+
+IDS = sorted(CASES)
+
+
+def _steps(seed=0):
+    rng = np.random.default_rng(seed)
+    giant = rng.integers(0, 2**53, 300).tolist() + [2**53, 2**62, 2**62 + 12345]
+    return list(range(-40, 3200)) + rng.integers(3200, 10**7, 300).tolist() + giant
+
+
+def _ref(oracle, steps):
+    return np.array([oracle(s) for s in steps], np.float64)
+
+
+@pytest.mark.parametrize("cid", IDS)
+def test_matches_oracle(cid):
+    build, oracle, sc = CASES[cid]
+    steps = _steps()
+    ours = np.array(build()(mx.array(np.array(steps, np.int64))))
+    assert_close(ours, _ref(oracle, steps), sc, rtol=1e-5, atol_rel=1e-6)
+
+
+@pytest.mark.parametrize("cid", IDS)
+def test_range_mode_and_dtypes_agree(cid):
+    s = CASES[cid][0]()
+    for start in (-100, 0, 2**40 - 77):
+        rng = mx.arange(start, start + 9000, dtype=mx.int64)
+        np.testing.assert_array_equal(np.array(s.values(9000, start)), np.array(s(rng)))
+    small = np.arange(0, 3000)
+    np.testing.assert_array_equal(np.array(s(mx.array(small.astype(np.int32)))), np.array(s(mx.array(small.astype(np.float32)))))
+
+
+@pytest.mark.parametrize("cid", IDS)
+def test_stack_join_and_spec(cid):
+    build, oracle, sc = CASES[cid]
+    s = build()
+    steps = list(range(0, 2500, 7)) + [10**9]
+    arr = mx.array(np.array(steps, np.int64))
+    # in a stack, each row is the schedule alone
+    st = ms.stack([ms.cosine_decay(1.0, 100), s, s])
+    out = np.array(st(arr))
+    np.testing.assert_array_equal(out[1], np.array(s(arr)))
+    np.testing.assert_array_equal(out[2], out[1])
+    # as a join piece: shifted by the boundary
+    j = ms.join_schedules([ms.linear_schedule(0.0, 1.0, 50), s], [50])
+    jv = np.array(j(mx.array(np.array([x + 50 for x in steps], np.int64))))
+    np.testing.assert_array_equal(jv, np.array(s(arr)))
+    # spec and repr rebuild the same program
+    again = ms.from_dict(s.to_dict())
+    np.testing.assert_array_equal(np.array(again.program), np.array(s.program))
+    import json
+
+    assert ms.from_dict(json.loads(json.dumps(s.to_dict()))).to_dict() == s.to_dict()
+    text = repr(s).removeprefix("mlx_sched.")
+    np.testing.assert_array_equal(np.array(parse(text, ms).program), np.array(s.program))
+
+
+BATCHES = [
+    (lambda: ms.polynomial_decay([1.0, 2.0], 0.0, [1.0, 3.0], [100, 200]), lambda: [ms.polynomial_decay(1.0, 0.0, 1.0, 100), ms.polynomial_decay(2.0, 0.0, 3.0, 200)]),
+    (lambda: ms.warmup_cosine_decay(0.0, [1.0, 2.0, 3.0], [0, 10, 20], [100, 200, 300]),
+     lambda: [ms.warmup_cosine_decay(0.0, p, w, d) for p, w, d in [(1.0, 0, 100), (2.0, 10, 200), (3.0, 20, 300)]]),
+    (lambda: ms.cyclic(0.1, 1.0, [10, 20], mode="triangular2"), lambda: [ms.cyclic(0.1, 1.0, 10, mode="triangular2"), ms.cyclic(0.1, 1.0, 20, mode="triangular2")]),
+    (lambda: ms.cosine_restarts([1.0, 0.5], [7, 9], 2), lambda: [ms.cosine_restarts(1.0, 7, 2), ms.cosine_restarts(0.5, 9, 2)]),
+    (lambda: ms.exponential_decay([1.0, 2.0], 0.5, transition_steps=[3, 5], end=[0.1, 0.2]),
+     lambda: [ms.exponential_decay(1.0, 0.5, transition_steps=3, end=0.1), ms.exponential_decay(2.0, 0.5, transition_steps=5, end=0.2)]),
+    (lambda: ms.onecycle(300, [1.0, 2.0]), lambda: [ms.onecycle(300, 1.0), ms.onecycle(300, 2.0)]),
+    (lambda: ms.warmup_stable_decay(1.0, [10, 20], 30, [40, 0]), lambda: [ms.warmup_stable_decay(1.0, 10, 30, 40), ms.warmup_stable_decay(1.0, 20, 30, 0)]),
+    (lambda: ms.grid(ms.inverse_sqrt, init=[1.0, 2.0], warmup_steps=[0, 100]),
+     lambda: [ms.inverse_sqrt(i, w) for i in (1.0, 2.0) for w in (0, 100)]),
+    (lambda: ms.grid(ms.piecewise_interpolate, kind=["linear", "cosine"], init=1.0, boundaries_and_scales={10: 0.5}),
+     lambda: [ms.piecewise_interpolate(k, 1.0, {10: 0.5}) for k in ("linear", "cosine")]),
+]
+
+
+@pytest.mark.parametrize("k", range(len(BATCHES)))
+def test_batches_sweep_every_argument(k):
+    batch, singles = BATCHES[k][0](), BATCHES[k][1]()
+    assert batch.batched and len(batch) == len(singles)
+    out = np.array(batch.values(5000, -10))
+    for g, s in enumerate(singles):
+        np.testing.assert_array_equal(out[g], np.array(s.values(5000, -10)))
+
+
+def test_exponential_keeps_mlx_semantics_without_keywords():
+    import mlx.optimizers as optim
+
+    steps = mx.arange(-20, 50)
+    np.testing.assert_allclose(np.array(ms.exponential_decay(0.1, 0.9)(steps)), np.array(optim.exponential_decay(0.1, 0.9)(steps)), rtol=1e-5)
+    # optax: held at init before begin (also for negative steps)
+    v = np.array(ms.exponential_decay(0.1, 0.9, begin=0, transition_steps=2)(steps))
+    assert (v[:21] == np.float32(0.1)).all()
+
+
+def test_docstring_examples():
+    import doctest
+
+    from mlx_sched import _families, _schedules
+
+    for mod in (_families, _schedules):
+        r = doctest.testmod(mod, extraglobs={"mlx_sched": ms}, optionflags=doctest.ELLIPSIS)
+        assert r.failed == 0 and r.attempted > 0
+
+
+def test_every_family_exported_and_parsable():
+    from mlx_sched._families import FAMILIES
+
+    for name in FAMILIES:
+        assert getattr(ms, name) is FAMILIES[name] and name in ms.__all__
+
+
+BAD = [
+    (lambda: ms.constant(float("nan")), ValueError, "value must be finite"),
+    (lambda: ms.constant("a"), TypeError, "value must be a real number"),
+    (lambda: ms.exponential_decay(1.0, 0.0, staircase=True), ValueError, "decay_rate must be > 0"),
+    (lambda: ms.exponential_decay(1.0, 0.5, transition_steps=0), ValueError, "transition_steps must be greater than 0"),
+    (lambda: ms.exponential_decay(1.0, 0.5, begin=-1), ValueError, "begin must be >= 0"),
+    (lambda: ms.exponential_decay(1.0, 0.5, staircase=1), TypeError, "staircase must be a bool"),
+    (lambda: ms.exponential_decay(1.0, 0.5, end=float("inf")), ValueError, "end must be finite"),
+    (lambda: ms.polynomial_decay(1.0, 0.0, 0.0, 10), ValueError, "power must be > 0"),
+    (lambda: ms.polynomial_decay(1.0, 0.0, 1.0, 0), ValueError, "steps must be greater than 0"),
+    (lambda: ms.polynomial_decay(1.0, 0.0, 1.0, 10.5), ValueError, "steps must be an integer"),
+    (lambda: ms.piecewise_constant(1.0, {10: -0.1}), ValueError, "expects non-negative scale factors"),
+    (lambda: ms.piecewise_constant(1.0, [(10, 0.1), (10, 0.2)]), ValueError, "repeated boundary"),
+    (lambda: ms.piecewise_constant(1.0, 5), TypeError, "boundaries_and_scales must be a dict"),
+    (lambda: ms.piecewise_interpolate("cubic", 1.0, {1: 2.0}), ValueError, "kind must be one of 'linear', 'cosine'"),
+    (lambda: ms.piecewise_interpolate("linear", 1.0, {-1: 2.0}), ValueError, "boundary must be >= 0"),
+    (lambda: ms.multistep_decay(0.1, 30), TypeError, "milestones must be a list"),
+    (lambda: ms.multistep_decay(0.1, [30, -1]), ValueError, r"milestones\[1\] must be >= 0"),
+    (lambda: ms.warmup_constant(0.0, 1.0, -5), ValueError, "warmup_steps must be >= 0"),
+    (lambda: ms.warmup_cosine_decay(0.0, 1.0, 100, 100), ValueError, "decay_steps must be greater than warmup_steps"),
+    (lambda: ms.warmup_cosine_decay(0.0, 1.0, 10, 100, exponent=-1.0), ValueError, "exponent must be > 0"),
+    (lambda: ms.warmup_exponential_decay(0.0, 1.0, 10, 10, -0.5), ValueError, "decay_rate must be > 0"),
+    (lambda: ms.cosine_restarts(1.0, 0), ValueError, "period must be greater than 0"),
+    (lambda: ms.cosine_restarts(1.0, 10, t_mult=1.5), ValueError, "Expected integer t_mult >= 1"),
+    (lambda: ms.cosine_restarts(1.0, 10, t_mult=0), ValueError, "Expected integer t_mult >= 1"),
+    (lambda: ms.sgdr([]), ValueError, "cosine_kwargs must be a non-empty list"),
+    (lambda: ms.sgdr([dict(init=0.0, peak=1.0, warmup_steps=1, decay_steps=10, bogus=1)]), TypeError, r"cosine_kwargs\[0\]"),
+    (lambda: ms.linear_onecycle(0, 1.0), ValueError, "transition_steps must be greater than 0"),
+    (lambda: ms.cosine_onecycle(100, 1.0, pct_start=1.5), ValueError, r"pct_start must be in \[0, 1\]"),
+    (lambda: ms.onecycle(0, 1.0), ValueError, "Expected positive integer total_steps"),
+    (lambda: ms.onecycle(100, 1.0, pct_start=-0.1), ValueError, "Expected float between 0 and 1 pct_start"),
+    (lambda: ms.onecycle(100, 1.0, anneal="exp"), ValueError, "anneal_strategy must be one of 'cos' or 'linear'"),
+    (lambda: ms.onecycle(10, 1.0, pct_start=0.1), ValueError, "phase 1 has zero length"),
+    (lambda: ms.onecycle(100, 1.0, div_factor=0), ValueError, "div_factor must be > 0"),
+    (lambda: ms.cyclic(0.1, 1.0, mode="sine"), ValueError, "mode must be one of"),
+    (lambda: ms.cyclic(0.1, 1.0, 0), ValueError, "step_size_up must be greater than 0"),
+    (lambda: ms.cyclic(0.1, 1.0, 10, gamma=0.0), ValueError, "gamma must be > 0"),
+    (lambda: ms.inverse_sqrt(1.0, 10, timescale=0), ValueError, "timescale must be greater than 0"),
+    (lambda: ms.warmup_stable_decay(1.0, 10, 10, 10, min_ratio=-0.5), ValueError, "min_ratio must be >= 0"),
+    (lambda: ms.warmup_stable_decay(1.0, 10, 10, 10, decay_type="exp"), ValueError, "decay_type must be one of"),
+    (lambda: ms.cosine_with_min_lr(1.0, 100, 100, 0.0), ValueError, "total_steps must be greater than warmup_steps"),
+    (lambda: ms.cosine_with_min_lr(0.0, 10, 100, 0.0), ValueError, "init must be > 0"),
+    (lambda: ms.cosine_with_min_lr(1.0, 10, 100, [0.0, 0.1, 0.2]) and ms.cosine_with_min_lr([1.0, 2.0], 10, 100, [0.0, 0.1, 0.2]),
+     ValueError, "batch sizes differ"),
+]
+
+
+@pytest.mark.parametrize("k", range(len(BAD)))
+def test_bad_arguments(k):
+    call, exc, msg = BAD[k]
+    with pytest.raises(exc, match=msg):
+        call()
+
+
+def test_giant_steps_stay_finite_and_exact_where_defined():
+    steps = mx.array(np.array([0, 2**31, 2**53, 2**62, 2**63 - 1], np.int64))
+    for cid in IDS:
+        v = np.array(CASES[cid][0]()(steps))
+        assert np.isfinite(v).all(), cid
+    # a restart period that divides 2^53: the cosine is back at its start there
+    assert float(ms.cosine_restarts(1.0, 2**20, end=0.5)(mx.array(2**53, mx.int64))) == 1.0
+    assert math.isclose(float(ms.cyclic(0.0, 1.0, 2**40)(mx.array(2**52 + 2**39, mx.int64))), 0.5, rel_tol=1e-7)
+    assert re.match(r"mlx_sched\.cyclic\(", repr(ms.cyclic(0.0, 1.0, 5)))

@@ -1,0 +1,139 @@
+"""The families against the reference libraries themselves (optional extra
+``mlx-sched[refs]``: optax, torch, transformers; each test is skipped, with
+the reason shown by ``pytest -rs``, where its library is not installed).
+
+Steps 0 .. N-1 as the references are used in training; float32 references
+(optax under JAX) get float32 tolerances."""
+
+import mlx.core as mx
+import numpy as np
+import pytest
+
+import mlx_sched as ms
+from test_parity import assert_close
+
+N = 4000
+
+
+def _ours(s, n=N):
+    return np.array(s.values(n))
+
+
+# ------------------------------------------------------------------- optax
+
+OPTAX = {
+    "constant": (lambda o: o.constant_schedule(3e-4), lambda: ms.constant(3e-4)),
+    "exponential": (lambda o: o.exponential_decay(1.0, 100, 0.5, 20), lambda: ms.exponential_decay(1.0, 0.5, transition_steps=100, begin=20)),
+    "exponential_stair_end": (lambda o: o.exponential_decay(2.0, 37, 0.7, 5, True, 0.01),
+                              lambda: ms.exponential_decay(2.0, 0.7, transition_steps=37, staircase=True, begin=5, end=0.01)),
+    "exponential_ceiling": (lambda o: o.exponential_decay(0.1, 3, 1.01, end_value=0.5), lambda: ms.exponential_decay(0.1, 1.01, transition_steps=3, end=0.5)),
+    "polynomial": (lambda o: o.polynomial_schedule(1.0, 0.01, 2, 1000, 5), lambda: ms.polynomial_decay(1.0, 0.01, 2, 1000, 5)),
+    "polynomial_frac": (lambda o: o.polynomial_schedule(1e-3, 1e-5, 0.7, 3001), lambda: ms.polynomial_decay(1e-3, 1e-5, 0.7, 3001)),
+    "piecewise_constant": (lambda o: o.piecewise_constant_schedule(1.0, {100: 0.1, 200: 0.5, 1500: 3.0}),
+                           lambda: ms.piecewise_constant(1.0, {100: 0.1, 200: 0.5, 1500: 3.0})),
+    "interp_linear": (lambda o: o.piecewise_interpolate_schedule("linear", 1.0, {4: 0.1, 8: 0.01, 1000: 3.0}),
+                      lambda: ms.piecewise_interpolate("linear", 1.0, {4: 0.1, 8: 0.01, 1000: 3.0})),
+    "interp_cosine": (lambda o: o.piecewise_interpolate_schedule("cosine", 2.0, {0: 0.5, 333: 0.1, 2000: 4.0}),
+                      lambda: ms.piecewise_interpolate("cosine", 2.0, {0: 0.5, 333: 0.1, 2000: 4.0})),
+    "warmup_constant": (lambda o: o.warmup_constant_schedule(0.0, 1e-3, 100), lambda: ms.warmup_constant(0.0, 1e-3, 100)),
+    "warmup_cosine": (lambda o: o.warmup_cosine_decay_schedule(0.0, 1e-3, 100, 3000, 1e-5), lambda: ms.warmup_cosine_decay(0.0, 1e-3, 100, 3000, 1e-5)),
+    "warmup_cosine_exponent": (lambda o: o.warmup_cosine_decay_schedule(1e-4, 1e-3, 0, 3001, 1e-5, 2.5),
+                               lambda: ms.warmup_cosine_decay(1e-4, 1e-3, 0, 3001, 1e-5, 2.5)),
+    "warmup_exponential": (lambda o: o.warmup_exponential_decay_schedule(0.0, 1.0, 50, 100, 0.5, 30, True, 0.05),
+                           lambda: ms.warmup_exponential_decay(0.0, 1.0, 50, 100, 0.5, 30, True, 0.05)),
+    "sgdr": (lambda o: o.sgdr_schedule([dict(init_value=0.0, peak_value=1.0, warmup_steps=10, decay_steps=500),
+                                        dict(init_value=0.1, peak_value=0.5, warmup_steps=0, decay_steps=800, end_value=0.01)]),
+             lambda: ms.sgdr([dict(init_value=0.0, peak_value=1.0, warmup_steps=10, decay_steps=500),
+                              dict(init_value=0.1, peak_value=0.5, warmup_steps=0, decay_steps=800, end_value=0.01)])),
+    "linear_onecycle": (lambda o: o.linear_onecycle_schedule(1000, 1.0), lambda: ms.linear_onecycle(1000, 1.0)),
+    "cosine_onecycle": (lambda o: o.cosine_onecycle_schedule(777, 2.0, 0.25), lambda: ms.cosine_onecycle(777, 2.0, 0.25)),
+}
+
+
+@pytest.mark.parametrize("cid", sorted(OPTAX))
+def test_optax(cid):
+    optax = pytest.importorskip("optax", reason="optax is not installed (pip install 'mlx-sched[refs]')")
+    import jax
+    import jax.numpy as jnp
+
+    theirs_fn, ours_fn = OPTAX[cid]
+    fn = theirs_fn(optax)
+    theirs = np.asarray(jax.vmap(lambda c: jnp.asarray(fn(c), jnp.float32))(jnp.arange(N)), np.float64)
+    ours = _ours(ours_fn())
+    sc = float(np.max(np.abs(theirs)))
+    # JAX computes in float32: a few ulp of the value, and of the scale where values cancel
+    assert_close(ours, theirs, sc, rtol=2e-5, atol_rel=2e-6)
+
+
+# ------------------------------------------------------------------- torch
+
+
+def _torch_lrs(make, n):
+    torch = pytest.importorskip("torch", reason="torch is not installed (pip install 'mlx-sched[refs]')")
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=1.0)
+    sched = make(torch.optim.lr_scheduler, opt)
+    out = []
+    for _ in range(n):
+        out.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return np.array(out, np.float64)
+
+
+TORCH = {
+    "multistep": (lambda L, o: (o.param_groups[0].update(lr=0.1), L.MultiStepLR(o, [30, 80, 80, 700], 0.5))[1],
+                  lambda: ms.multistep_decay(0.1, [30, 80, 80, 700], 0.5), N),
+    "restarts": (lambda L, o: L.CosineAnnealingWarmRestarts(o, 100, 1, 0.01), lambda: ms.cosine_restarts(1.0, 100, 1, 0.01), N),
+    "restarts_mult": (lambda L, o: L.CosineAnnealingWarmRestarts(o, 10, 3, 0.001), lambda: ms.cosine_restarts(1.0, 10, 3, 0.001), N),
+    "onecycle_cos": (lambda L, o: L.OneCycleLR(o, 1.0, total_steps=1000, cycle_momentum=False), lambda: ms.onecycle(1000, 1.0), 1000),
+    "onecycle_frac": (lambda L, o: L.OneCycleLR(o, 0.5, total_steps=107, pct_start=0.31, cycle_momentum=False),
+                      lambda: ms.onecycle(107, 0.5, pct_start=0.31), 107),
+    "onecycle_linear3": (lambda L, o: L.OneCycleLR(o, 1.0, total_steps=997, pct_start=0.2, anneal_strategy="linear", div_factor=10.0,
+                                                   final_div_factor=100.0, three_phase=True, cycle_momentum=False),
+                         lambda: ms.onecycle(997, 1.0, 0.2, "linear", 10.0, 100.0, True), 997),
+    "onecycle_cos3": (lambda L, o: L.OneCycleLR(o, 1.0, total_steps=503, pct_start=0.37, three_phase=True, cycle_momentum=False),
+                      lambda: ms.onecycle(503, 1.0, 0.37, three_phase=True), 503),
+    "cyclic": (lambda L, o: L.CyclicLR(o, 0.001, 0.006, 200, cycle_momentum=False), lambda: ms.cyclic(0.001, 0.006, 200), N),
+    "cyclic2": (lambda L, o: L.CyclicLR(o, 0.001, 0.006, 30, 70, "triangular2", cycle_momentum=False),
+                lambda: ms.cyclic(0.001, 0.006, 30, 70, "triangular2"), N),
+    "cyclic_exp": (lambda L, o: L.CyclicLR(o, 0.001, 0.006, 25, mode="exp_range", gamma=0.9995, cycle_momentum=False),
+                   lambda: ms.cyclic(0.001, 0.006, 25, mode="exp_range", gamma=0.9995), N),
+}
+
+
+@pytest.mark.parametrize("cid", sorted(TORCH))
+def test_torch(cid):
+    make, ours_fn, n = TORCH[cid]
+    theirs = _torch_lrs(make, n)
+    ours = _ours(ours_fn(), n)
+    assert_close(ours, theirs, float(np.max(np.abs(theirs))), rtol=1e-5, atol_rel=1e-6)
+
+
+# ------------------------------------------------------------ transformers
+
+HF = {
+    "inverse_sqrt": (lambda o, opt: o.get_inverse_sqrt_schedule(opt, 400), lambda: ms.inverse_sqrt(1e-3, 400), 1e-3),
+    "inverse_sqrt_tau": (lambda o, opt: o.get_inverse_sqrt_schedule(opt, 0, 77), lambda: ms.inverse_sqrt(1e-3, 0, 77), 1e-3),
+    "wsd": (lambda o, opt: o.get_wsd_schedule(opt, 100, 500, num_stable_steps=1000, min_lr_ratio=0.1),
+            lambda: ms.warmup_stable_decay(1e-3, 100, 1000, 500, 0.1), 1e-3),
+    "wsd_sqrt": (lambda o, opt: o.get_wsd_schedule(opt, 64, 300, num_stable_steps=0, warmup_type="1-sqrt", decay_type="1-sqrt"),
+                 lambda: ms.warmup_stable_decay(1e-3, 64, 0, 300, 0.0, "1-sqrt", "1-sqrt"), 1e-3),
+    "wsd_cos_lin": (lambda o, opt: o.get_wsd_schedule(opt, 33, 77, num_stable_steps=10, warmup_type="cosine", decay_type="linear", min_lr_ratio=0.25),
+                    lambda: ms.warmup_stable_decay(1e-3, 33, 10, 77, 0.25, "cosine", "linear"), 1e-3),
+    "cosine_min_lr": (lambda o, opt: o.get_cosine_with_min_lr_schedule_with_warmup(opt, 100, 2000, min_lr=1e-5),
+                      lambda: ms.cosine_with_min_lr(1e-3, 100, 2000, 1e-5), 1e-3),
+}
+
+
+@pytest.mark.parametrize("cid", sorted(HF))
+def test_transformers(cid):
+    torch = pytest.importorskip("torch", reason="torch is not installed (pip install 'mlx-sched[refs]')")
+    optimization = pytest.importorskip("transformers.optimization", reason="transformers is not installed (pip install 'mlx-sched[refs]')")
+    make, ours_fn, lr = HF[cid]
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+    lam = make(optimization, opt).lr_lambdas[0]
+    steps = list(range(N)) + [10**6, 2**40]
+    theirs = np.array([lr * lam(s) for s in steps], np.float64)
+    ours = np.array(ours_fn()(mx.array(np.array(steps, np.int64))))
+    assert_close(ours, theirs, lr, rtol=1e-5, atol_rel=1e-6)
