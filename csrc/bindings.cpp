@@ -6,6 +6,9 @@
 #include "math/program.h"
 #include "mlx/version.h"
 #include "ops.h"
+#if defined(MLX_SCHED_CUDA)
+#include "cuda/launch.h"
+#endif
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -65,6 +68,12 @@ Returns:
   m.attr("FLAGS") = flags;
 #if defined(MLX_SCHED_CUDA)
   m.attr("GPU_BACKEND") = "cuda";
+  // Load the kernels now, before any MLX work can be in flight (launch.h says why).
+  nb::list kernels;
+  for (const auto& k : mlx_sched::cuda::load_kernels()) {
+    kernels.append(nb::make_tuple(k.name, k.num_regs, k.local_bytes));
+  }
+  m.attr("CUDA_KERNELS") = kernels;  // (name, registers, local bytes per thread)
 #elif defined(MLX_SCHED_METAL)
   m.attr("GPU_BACKEND") = "metal";
 #else

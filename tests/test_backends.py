@@ -54,3 +54,14 @@ def test_gpu_large_output_uses_64_bit_indexing():
     ref = b.values(5, start=n - 5, stream=mx.cpu)
     ulp_close(tail, ref)
     del out
+
+
+@pytest.mark.skipif(not mx.cuda.is_available(), reason="this MLX has no CUDA backend")
+def test_cuda_kernels_are_loaded_at_import():
+    """Every kernel is loaded when mlx_sched is imported (a lazily loaded kernel's
+    first launch can wait forever behind one of MLX's spinning fence kernels)."""
+    import mlx_sched as ms
+
+    names = [k[0] for k in ms._ext.CUDA_KERNELS]
+    assert "range" in names and len(names) == 12
+    assert all(regs > 0 for _, regs, _ in ms._ext.CUDA_KERNELS)

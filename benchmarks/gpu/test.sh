@@ -24,7 +24,17 @@ PYTEST=(python3 -m pytest -p no:cacheprovider -o faulthandler_timeout=90 -rf)
   fi
   (cd /tmp && python3 -c "import mlx.core as mx, mlx_sched as ms; print('mlx', mx.__version__, mx.default_device(), 'mlx_sched GPU backend:', ms._ext.GPU_BACKEND)")
   echo "\$ python3 -m pytest -q tests"
-  timeout 380 "${PYTEST[@]}" -v tests > "$log/pytest.log" 2>&1
+  (cd /tmp && python3 -c "import mlx_sched as ms; print('kernels (name, registers, local bytes):', ms._ext.CUDA_KERNELS)")
+  "${PYTEST[@]}" -v tests > "$log/pytest.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 ${PYTEST_LIMIT:-300}); do kill -0 $pid 2>/dev/null || break; sleep 1; done
+  if kill -0 $pid 2>/dev/null; then  # still running: record where it waits, then stop it
+    nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv > "$log/hang.log" 2>&1
+    (command -v py-spy > /dev/null && py-spy dump --native --pid $pid || gdb -p $pid -batch -ex "thread apply all bt") >> "$log/hang.log" 2>&1
+    kill -9 $pid
+    echo "pytest stopped after ${PYTEST_LIMIT:-300} s; stacks in hang.log"
+  fi
+  wait $pid
   echo "pytest rc=$?"
   grep -E "passed|failed|FAILED|Timeout|Fatal" "$log/pytest.log" | tail -12
   echo "\$ compute-sanitizer --tool memcheck python3 -c '<MLX alone, no mlx_sched: baseline>'"

@@ -220,6 +220,38 @@ CUfunction range_kernel() {
   return f;
 }
 
+const std::vector<KernelInfo>& load_kernels() {
+  static const std::vector<KernelInfo> info = [] {
+    struct Sym {
+      const char* name;
+      const void* fn;
+    };
+    const Sym syms[] = {
+        {"range", reinterpret_cast<const void*>(&range_kernel_impl)},
+        {"steps_u8", reinterpret_cast<const void*>(&steps_kernel_impl<uint8_t>)},
+        {"steps_u16", reinterpret_cast<const void*>(&steps_kernel_impl<uint16_t>)},
+        {"steps_u32", reinterpret_cast<const void*>(&steps_kernel_impl<uint32_t>)},
+        {"steps_u64", reinterpret_cast<const void*>(&steps_kernel_impl<uint64_t>)},
+        {"steps_i8", reinterpret_cast<const void*>(&steps_kernel_impl<int8_t>)},
+        {"steps_i16", reinterpret_cast<const void*>(&steps_kernel_impl<int16_t>)},
+        {"steps_i32", reinterpret_cast<const void*>(&steps_kernel_impl<int32_t>)},
+        {"steps_i64", reinterpret_cast<const void*>(&steps_kernel_impl<int64_t>)},
+        {"steps_f16", reinterpret_cast<const void*>(&steps_kernel_impl<__half>)},
+        {"steps_bf16", reinterpret_cast<const void*>(&steps_kernel_impl<__nv_bfloat16>)},
+        {"steps_f32", reinterpret_cast<const void*>(&steps_kernel_impl<float>)},
+    };
+    std::vector<KernelInfo> v;
+    for (const Sym& s : syms) {
+      cudaFuncAttributes a{};
+      bool ok = cudaFuncGetAttributes(&a, s.fn) == cudaSuccess;  // forces the load
+      v.push_back({s.name, ok ? a.numRegs : -1, ok ? a.localSizeBytes : 0});
+    }
+    cudaGetLastError();  // no device: reported by eval_gpu's launch, not here
+    return v;
+  }();
+  return info;
+}
+
 CUfunction steps_kernel(StepType t) {
   switch (t) {
     case StepType::u8: return steps_handle<uint8_t>();

@@ -3,6 +3,8 @@
 // (kernels.cu, compiled by nvcc against the shared math only) agree on.
 #pragma once
 
+#include <vector>
+
 #include <cuda.h>
 #include <cstdint>
 
@@ -35,5 +37,17 @@ enum class StepType { u8, u16, u32, u64, i8, i16, i32, i64, f16, bf16, f32 };
 // libmlx's ("invalid resource handle").
 CUfunction steps_kernel(StepType t);
 CUfunction range_kernel();
+
+// Loads every kernel now (once per process; later calls return the same list).
+// Under CUDA's lazy loading a kernel is otherwise loaded at its first launch,
+// and loading may wait for the device to go idle: with one of MLX's fence
+// kernels spinning on the GPU until the host moves on, that first launch never
+// returns. The import of mlx_sched calls this; so does every eval_gpu.
+struct KernelInfo {
+  const char* name;
+  int num_regs;           // -1: could not be loaded (no device)
+  size_t local_bytes;     // local memory (stack, spills) per thread
+};
+const std::vector<KernelInfo>& load_kernels();
 
 }  // namespace mlx_sched::cuda

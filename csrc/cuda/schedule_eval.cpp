@@ -57,6 +57,7 @@ void ScheduleEval::eval_gpu(const std::vector<mx::array>& inputs, mx::array& out
   L.R = program.shape(1);
   L.N = static_cast<int64_t>(out.size()) / L.G;
   L.out = mx::gpu_ptr<float>(out);
+  cuda::load_kernels();
   CUfunction kernel;
   if (mode_ == Mode::Range) {
     L.start = mx::gpu_ptr<int64_t>(arg);
