@@ -28,6 +28,11 @@ probe() {  # name seconds [ENV=VALUE ...] -- pytest args
     echo "$name: finished rc=$? $(tail -1 "$log/$name.log")"
   fi
 }
+if [ "${2:-}" = blocking ]; then  # a kernel fault would surface as an error instead of a wait
+  probe launch_blocking 60 CUDA_LAUNCH_BLOCKING=1 -- tests -k "cosine-arange_i32"
+  probe again 60 X=1 -- tests -k "cosine-arange_i32"
+  exit 0
+fi
 probe full_accuracy_then_backend 60 X=1 -- tests -k "test_accuracy or cosine-arange_i32"
 probe eager_loading 60 CUDA_MODULE_LOADING=EAGER -- tests -k "test_accuracy or cosine-arange_i32"
 probe one_thread 60 MLX_SCHED_NUM_THREADS=1 -- tests -k "test_accuracy or cosine-arange_i32"
