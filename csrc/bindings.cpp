@@ -68,7 +68,7 @@ Returns:
   m.attr("FLAGS") = flags;
 #if defined(MLX_SCHED_CUDA)
   m.attr("GPU_BACKEND") = "cuda";
-  // Load the kernels now, before any MLX work can be in flight (launch.h says why).
+  // Load the kernels now, before any MLX work is in flight (launch.h).
   nb::list kernels;
   for (const auto& k : mlx_sched::cuda::load_kernels()) {
     kernels.append(nb::make_tuple(k.name, k.num_regs, k.local_bytes));

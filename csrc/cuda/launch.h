@@ -38,11 +38,10 @@ enum class StepType { u8, u16, u32, u64, i8, i16, i32, i64, f16, bf16, f32 };
 CUfunction steps_kernel(StepType t);
 CUfunction range_kernel();
 
-// Loads every kernel now (once per process; later calls return the same list).
-// Under CUDA's lazy loading a kernel is otherwise loaded at its first launch,
-// and loading may wait for the device to go idle: with one of MLX's fence
-// kernels spinning on the GPU until the host moves on, that first launch never
-// returns. The import of mlx_sched calls this; so does every eval_gpu.
+// Loads every kernel now (once per process; later calls return the same
+// list), so that no launch inside MLX's CUDA graph pays CUDA's lazy module
+// loading; the import of mlx_sched calls it and exposes the list
+// (_ext.CUDA_KERNELS: registers and local memory per kernel).
 struct KernelInfo {
   const char* name;
   int num_regs;           // -1: could not be loaded (no device)
