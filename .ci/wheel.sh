@@ -22,7 +22,7 @@ print("wheel ok:", sys.argv[1])
 PY
 "$venv/bin/pip" install -q "$whl[cpu,test]"
 work=$(mktemp -d)
-cp -r tests metal csrc "$work/"  # the emulation tests compile the shader sources
+cp -r tests metal csrc pyproject.toml "$work/"  # the emulation tests compile the shader sources; mypy reads [tool.mypy]
 cd "$work"
 "$venv/bin/python" -c "import mlx_sched; assert 'site-packages' in mlx_sched.__file__, mlx_sched.__file__; print('testing', mlx_sched.__file__)"
 "$venv/bin/python" -m pytest -q -p no:cacheprovider tests

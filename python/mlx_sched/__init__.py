@@ -11,11 +11,13 @@ import mlx.core as _mx  # first: loads libmlx and registers mx.array with nanobi
 
 from ._build_config import MLX_VERSION as _BUILT_MLX_VERSION
 
-if _mx.__version__ != _BUILT_MLX_VERSION:
+_MLX_VERSION: str = getattr(_mx, "__version__")  # (not in mlx's own stubs)
+
+if _MLX_VERSION != _BUILT_MLX_VERSION:
     raise ImportError(
-        f"mlx_sched was built against mlx {_BUILT_MLX_VERSION}, but mlx {_mx.__version__} is "
+        f"mlx_sched was built against mlx {_BUILT_MLX_VERSION}, but mlx {_MLX_VERSION} is "
         f"installed. Install mlx=={_BUILT_MLX_VERSION}, or rebuild mlx-sched against mlx "
-        f"{_mx.__version__} (pip install --no-cache-dir --force-reinstall mlx-sched)."
+        f"{_MLX_VERSION} (pip install --no-cache-dir --force-reinstall mlx-sched)."
     )
 
 from . import _ext  # noqa: E402
@@ -24,6 +26,7 @@ from ._schedules import (  # noqa: E402
     cosine_decay,
     evaluate,
     exponential_decay,
+    from_config,
     from_dict,
     grid,
     join_schedules,
@@ -64,6 +67,7 @@ __all__ = [
     "cyclic",
     "evaluate",
     "exponential_decay",
+    "from_config",
     "from_dict",
     "grid",
     "inverse_sqrt",

@@ -1,7 +1,10 @@
 """python -m mlx_sched [SPEC]: values of a schedule, and its speed against mlx.optimizers.
+python -m mlx_sched plot SPEC --steps N -o lr.png: a picture of it.
 
-Example:
+Examples:
     python -m mlx_sched "join_schedules([linear_schedule(0, 1e-3, 100), cosine_decay(1e-3, 10000)], [100])"
+    python -m mlx_sched "grid(cosine_decay, init=[1e-3, 3e-3], decay_steps=[100, 200])" --no-timing
+    python -m mlx_sched plot "onecycle(1000, 1e-3)" --steps 1000 -o lr.png
 """
 
 from __future__ import annotations
@@ -9,10 +12,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import Any, Callable, List, Optional
 
 import mlx.core as mx
 import mlx.optimizers as optim
 import numpy as np
+from tqdm import tqdm
 
 import mlx_sched as ms
 from mlx_sched._spec import SpecError, parse
@@ -20,7 +25,7 @@ from mlx_sched._spec import SpecError, parse
 DEFAULT = "join_schedules([linear_schedule(0.0, 1e-3, 100), cosine_decay(1e-3, 10000, 1e-5)], [100])"
 
 
-def _best_ms(fn, repeat: int) -> float:
+def _best_ms(fn: Callable[[], Any], repeat: int) -> float:
     fn()  # warm up (and compile)
     best = float("inf")
     for _ in range(repeat):
@@ -30,7 +35,47 @@ def _best_ms(fn, repeat: int) -> float:
     return best * 1e3
 
 
-def main(argv=None) -> int:
+def plot_main(argv: List[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m mlx_sched plot", description="Write a PNG of a schedule (needs mlx-sched[plot]).")
+    p.add_argument("spec", help="a schedule in factory-call syntax, e.g. \"cosine_decay(1e-3, 1000)\" or a grid(...)")
+    p.add_argument("--steps", type=int, default=1000, help="number of steps drawn (default: %(default)s)")
+    p.add_argument("--start", type=int, default=0, help="first step (default: %(default)s)")
+    p.add_argument("-o", "--output", default="lr.png", help="PNG file to write (default: %(default)s)")
+    p.add_argument("--size", default="800x500", help="image size in pixels, WxH (default: %(default)s)")
+    a = p.parse_args(argv)
+    try:
+        w, h = (int(x) for x in a.size.lower().split("x"))
+    except ValueError:
+        p.error(f"--size must be WIDTHxHEIGHT in pixels, got {a.size!r}")
+    try:
+        sched = parse(a.spec, ms)
+    except (SpecError, ValueError, TypeError) as e:
+        p.error(f"bad schedule: {e}")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        p.error("plotting needs matplotlib: pip install 'mlx-sched[plot]'")
+    dpi = 100
+    fig, ax = plt.subplots(figsize=(w / dpi, h / dpi), dpi=dpi)
+    try:
+        sched.plot(a.steps, ax, start=a.start)
+    except ValueError as e:
+        p.error(str(e))
+    ax.set_title(repr(sched).removeprefix("mlx_sched.")[:90], fontsize="small")
+    fig.tight_layout()
+    fig.savefig(a.output, dpi=dpi)
+    plt.close(fig)
+    print(f"wrote {a.output} ({w}x{h} px, {a.steps} steps)")
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["plot"]:
+        return plot_main(argv[1:])
     p = argparse.ArgumentParser(prog="python -m mlx_sched", description=__doc__.split("\n")[0])
     p.add_argument("spec", nargs="?", default=DEFAULT, help="a schedule in factory-call syntax (default: %(default)s)")
     p.add_argument("--steps", default="0,1,10,100,1000,5000,10000,100000", help="comma-separated steps to print")
@@ -53,6 +98,9 @@ def main(argv=None) -> int:
         p.error(f"--steps must be comma-separated integers, got {a.steps!r}")
 
     print(f"schedule: {ours!r}")
+    if ours.configs:
+        for g, c in enumerate(ours.configs):
+            print(f"  [{g}] " + ", ".join(f"{k}={v}" for k, v in c.items()))
     print(f"device:   {mx.default_device()}")
     step_arr = mx.array(np.array(steps, np.int64))
     vals = np.array(ours(step_arr))
@@ -84,7 +132,8 @@ def main(argv=None) -> int:
             ("mlx.optimizers, mx.compile", lambda: mx.eval(compiled(arr))),
         ]
     print(f"\ntiming, best of {a.repeat}:")
-    times = [(label, _best_ms(fn, a.repeat)) for label, fn in rows]
+    bar = tqdm(rows, desc="timing", unit="case", disable=None, leave=False)  # a bar on terminals only
+    times = [(label, _best_ms(fn, a.repeat)) for label, fn in bar]
     fastest = min(t for _, t in times)
     for label, t in times:
         print(f"  {label:<44} {t:10.3f} ms  {t / fastest:8.1f}x the fastest")

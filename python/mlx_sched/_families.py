@@ -62,28 +62,28 @@ def _check_steps0(name: str, v: Any) -> int:
     v = _as_int(name, v)
     if v >= _STEP_LIMIT:
         raise ValueError(f"{name} must be less than 2**62, but got {v}.")
-    return v
+    return int(v)
 
 
 def _check_positive(name: str, v: Any) -> float:
     v = _check_real(name, v)
     if not v > 0:
         raise ValueError(f"{name} must be > 0, but got {v}.")
-    return v
+    return float(v)
 
 
 def _check_nonneg(name: str, v: Any) -> float:
     v = _check_real(name, v)
     if v < 0:
         raise ValueError(f"{name} must be >= 0, but got {v}.")
-    return v
+    return float(v)
 
 
 def _check_unit(name: str, v: Any) -> float:
     v = _check_real(name, v)
     if not 0.0 <= v <= 1.0:
         raise ValueError(f"{name} must be in [0, 1], but got {v}.")
-    return v
+    return float(v)
 
 
 def _check_choice(name: str, v: Any, choices: Sequence[str]) -> str:
@@ -126,7 +126,7 @@ def _check_boundary_int(name: str, v: Any) -> int:
     v = _as_int(name, v)
     if not -_STEP_LIMIT < v < _STEP_LIMIT:
         raise ValueError(f"{name} must be within (-2**62, 2**62), but got {v}.")
-    return v
+    return int(v)
 
 
 # ------------------------------------------------------------------ builder
@@ -357,7 +357,7 @@ def _check_rate(name: str, v: Any) -> float:
     v = _check_real(name, v)
     if not v > 0:
         raise ValueError(f"{name} must be > 0 (optax's exponential_decay), but got {v}.")
-    return v
+    return float(v)
 
 
 def _check_end(name: str, v: Any) -> Optional[float]:
@@ -390,12 +390,12 @@ def warmup_exponential_decay(init: ScalarOrSeq, peak: ScalarOrSeq, warmup_steps:
                        ("transition_begin", transition_begin, _check_steps0)]
     if end is None:
         return _family("warmup_exponential_decay", args + [("staircase", staircase, None), ("end", None, None)],
-                       lambda *row: make(*row, None))
+                       lambda i, p, w, n, r, b: make(i, p, w, n, r, b, None))
     return _family("warmup_exponential_decay", args + [("staircase", staircase, None), ("end", end, _check_real)],
                    lambda i, p, w, n, r, b, e: make(i, p, w, n, r, b, e))
 
 
-def cosine_restarts(init: ScalarOrSeq, period: ScalarOrSeq, t_mult: int = 1, end: ScalarOrSeq = 0.0) -> Schedule:
+def cosine_restarts(init: ScalarOrSeq, period: ScalarOrSeq, t_mult: Union[int, float] = 1, end: ScalarOrSeq = 0.0) -> Schedule:
     r"""Cosine annealing with warm restarts (torch ``CosineAnnealingWarmRestarts``, closed form).
 
     Cycle :math:`k` lasts :math:`T_k = \text{period} \cdot t_{mult}^k` steps; at
@@ -410,7 +410,7 @@ def cosine_restarts(init: ScalarOrSeq, period: ScalarOrSeq, t_mult: int = 1, end
         (array(1, dtype=float32), array(0.853553, dtype=float32))
     """
     _check_int_type("t_mult", t_mult)
-    if isinstance(t_mult, float) and not t_mult.is_integer() or t_mult < 1:
+    if (isinstance(t_mult, float) and not t_mult.is_integer()) or t_mult < 1:
         raise ValueError(f"Expected integer t_mult >= 1, but got {t_mult}")
     tm = int(t_mult)
 
@@ -468,7 +468,7 @@ def sgdr(cosine_kwargs: Sequence[Mapping[str, Any]]) -> Schedule:
             bounds.append(step)
         members.append(joined(pieces, bounds[:-1]))
     spec = {"kind": "sgdr", "args": {"cosine_kwargs": [c._spec["args"] for c in cycles]}}
-    return Schedule(members, n is not None, "sgdr(cosine_kwargs=" + repr(spec["args"]["cosine_kwargs"]) + ")", spec)
+    return Schedule(members, n is not None, f"sgdr(cosine_kwargs={[c._spec['args'] for c in cycles]!r})", spec)
 
 
 def _onecycle_pairs(T: int, scales: Sequence[Tuple[float, float]]) -> Dict[int, float]:
@@ -607,7 +607,7 @@ def _segment_value(seg: Segment, t: int) -> float:
     c0, c1, scale, pw, frac = seg.params[:5]
     y = (t + seg.m + frac) * scale
     g = {0: y, FLAGS["shape_cos2"]: math.cos(y) ** 2, FLAGS["shape_sin2"]: math.sin(y) ** 2}[seg.flags]
-    return c0 + c1 * g**pw
+    return float(c0 + c1 * g**pw)
 
 
 def cyclic(base_lr: ScalarOrSeq, max_lr: ScalarOrSeq, step_size_up: ScalarOrSeq = 2000, step_size_down: Optional[ScalarOrSeq] = None,

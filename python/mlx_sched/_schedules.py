@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import math
 import numbers
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union, cast
 
 import mlx.core as mx
 import numpy as np
@@ -43,11 +43,12 @@ class Schedule:
     holds one ``ScheduleEval`` primitive.
     """
 
-    def __init__(self, members: Sequence[Sequence[Segment]], batched: bool, desc: str, spec: dict):
+    def __init__(self, members: Sequence[Sequence[Segment]], batched: bool, desc: str, spec: Dict[str, Any]):
         self._members = tuple(tuple(m) for m in members)
         self._batched = batched
         self._desc = desc
         self._spec = spec
+        self._configs: Optional[List[Dict[str, Any]]] = None
         self._program_np = encode(self._members)
         self._program = mx.array(self._program_np)
 
@@ -89,28 +90,58 @@ class Schedule:
         spec = {"kind": "index", "of": self._spec, "index": int(index)}
         return Schedule([self._members[index]], False, f"{self._desc}[{int(index)}]", spec)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator["Schedule"]:
         return (self[i] for i in range(len(self)))
 
     def __repr__(self) -> str:
         return f"mlx_sched.{self._desc}"
 
     @property
-    def configs(self) -> Optional[List[dict]]:
+    def configs(self) -> Optional[List[Dict[str, Any]]]:
         """For a batch built by ``mlx_sched.grid``: each member's hyperparameters."""
-        return getattr(self, "_configs", None)
+        return self._configs
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> Dict[str, Any]:
         """The factory calls that build this schedule, as plain JSON types;
         ``mlx_sched.from_dict`` rebuilds it exactly (the same program, bit for bit)."""
         return copy.deepcopy(self._spec)
 
+    # -- pictures -------------------------------------------------------------
+    def plot(self, num_steps: int, ax: Any = None, *, start: int = 0, **kw: Any) -> Any:
+        """Draw the values at steps ``start .. start + num_steps - 1`` with matplotlib
+        (the optional extra ``mlx-sched[plot]``): one line per member of a batch,
+        with a legend (a grid's configs, or each member's factory call).
+        ``kw`` goes to ``ax.plot``. Returns the axes.
+        """
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError:
+            raise ImportError("Schedule.plot needs matplotlib: pip install 'mlx-sched[plot]'") from None
+        n = _int_arg("num_steps", num_steps)
+        if n < 1:
+            raise ValueError(f"num_steps must be at least 1, but got {n}.")
+        vals = np.array(self.values(n, start))
+        steps = np.arange(start, start + n)
+        if ax is None:
+            _, ax = plt.subplots()
+        if self._batched:
+            configs = self.configs
+            for g, row in enumerate(vals):
+                label = ", ".join(f"{k}={v}" for k, v in configs[g].items()) if configs else repr(self[g]).removeprefix("mlx_sched.")
+                ax.plot(steps, row, label=label, **kw)
+            ax.legend(fontsize="small")
+        else:
+            ax.plot(steps, vals, **kw)
+        ax.set_xlabel("step")
+        ax.set_ylabel("value")
+        return ax
+
     # -- evaluation -----------------------------------------------------------
-    def __call__(self, step: Any, *, stream=None) -> mx.array:
+    def __call__(self, step: Any, *, stream: Any = None) -> mx.array:
         """Values at ``step``: float32, shape ``step.shape`` (``(G, *step.shape)`` for a batch)."""
         return _ext.schedule_eval(self._program, _as_step(step), self._batched, stream=stream)
 
-    def values(self, n: int, start: int = 0, *, stream=None) -> mx.array:
+    def values(self, n: int, start: int = 0, *, stream: Any = None) -> mx.array:
         """Values at steps ``start, ..., start + n - 1``, computed without a step array."""
         n = _int_arg("n", n)
         start = _int_arg("start", start)
@@ -155,20 +186,20 @@ def _as_step(step: Any) -> mx.array:
         dt = step.dtype
     if dt == mx.bool_ or dt == mx.complex64:
         raise TypeError(f"step must have an integer or floating point dtype, but got {dt}.")
-    return step
+    return cast(mx.array, step)
 
 
 # ---------------------------------------------------------------- arguments
 
 
-def _as_list(name: str, value: Any) -> Optional[list]:
+def _as_list(name: str, value: Any) -> Optional[List[Any]]:
     """The elements of a 1-D sequence/array argument, or None for a scalar."""
     if isinstance(value, (mx.array, np.ndarray)):
         if value.ndim == 0:
             return None
         if value.ndim != 1:
             raise ValueError(f"{name} must be a scalar or 1-D, but got an array of shape {tuple(value.shape)}.")
-        return value.tolist()
+        return list(cast(List[Any], value.tolist()))
     if isinstance(value, (list, tuple)):
         if len(value) == 0:
             raise ValueError(f"{name} must not be an empty sequence.")
@@ -192,7 +223,7 @@ def _check_real(name: str, v: Any) -> float:
     v = float(v)
     if not math.isfinite(v):
         raise ValueError(f"{name} must be finite, but got {v}.")
-    return v
+    return float(v)
 
 
 def _check_int_type(name: str, v: Any) -> None:
@@ -214,7 +245,7 @@ def _check_count(name: str, v: Any) -> int:
     v = _as_int(name, v)
     if v >= _STEP_LIMIT:
         raise ValueError(f"{name} must be less than 2**62, but got {v}.")
-    return v
+    return int(v)
 
 
 def _check_boundary(name: str, v: Any) -> int:
@@ -222,7 +253,7 @@ def _check_boundary(name: str, v: Any) -> int:
     v = _as_int(name, v)
     if not -_STEP_LIMIT < v < _STEP_LIMIT:
         raise ValueError(f"{name} must be within (-2**62, 2**62), but got {v}.")
-    return v
+    return int(v)
 
 
 def _broadcast(args: Sequence[Tuple[str, Any, Callable[[str, Any], Any]]]) -> Tuple[Optional[int], List[List[Any]]]:
@@ -262,7 +293,7 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def _factory(name: str, args: Sequence[Tuple[str, Any, Callable]], make: Callable[..., Segment]) -> Schedule:
+def _factory(name: str, args: Sequence[Tuple[str, Any, Callable[[str, Any], Any]]], make: Callable[..., Segment]) -> Schedule:
     G, cols = _broadcast(args)
     members = [[make(*row)] for row in zip(*cols)]
     desc = f"{name}(" + ", ".join(_fmt(v) for _, v, _ in args) + ")"
@@ -501,7 +532,7 @@ def stack(schedules: Sequence[Schedule]) -> Schedule:
     return Schedule(members, True, "stack([" + ", ".join(s._desc for s in schedules) + "])", spec)
 
 
-def evaluate(program: mx.array, step: Any, batched: bool = True, *, stream=None) -> mx.array:
+def evaluate(program: mx.array, step: Any, batched: bool = True, *, stream: Any = None) -> mx.array:
     """Evaluate a raw program (``Schedule.program``) at ``step``.
 
     Useful where the program itself is an input, e.g. of an ``mx.compile``d
@@ -510,7 +541,7 @@ def evaluate(program: mx.array, step: Any, batched: bool = True, *, stream=None)
     return _ext.schedule_eval(program, _as_step(step), batched, stream=stream)
 
 
-def _factories() -> dict:
+def _factories() -> Dict[str, Callable[..., "Schedule"]]:
     """Every schedule factory by name (the five of mlx.optimizers and the families)."""
     from ._families import FAMILIES
 
@@ -518,13 +549,13 @@ def _factories() -> dict:
     return {**five, **FAMILIES}
 
 
-def _arg_names(factory: Callable) -> Tuple[str, ...]:
+def _arg_names(factory: Callable[..., Any]) -> Tuple[str, ...]:
     import inspect
 
     return tuple(inspect.signature(factory).parameters)
 
 
-def from_dict(d: dict) -> Schedule:
+def from_dict(d: Dict[str, Any]) -> Schedule:
     """Rebuild a schedule from ``Schedule.to_dict()`` (bit for bit the same program).
 
     Raises:
@@ -539,7 +570,7 @@ def from_dict(d: dict) -> Schedule:
             raise ValueError(f"schedule spec of kind {kind!r} has no field {name!r}.")
         return d[name]
 
-    def pieces(name: str) -> list:
+    def pieces(name: str) -> List[Schedule]:
         v = field(name)
         if not isinstance(v, list):
             raise ValueError(f"field {name!r} must be a list of schedule specs.")
@@ -595,3 +626,44 @@ def grid(factory: Callable[..., Schedule], **lists: Sequence[Any]) -> Schedule:
     batch = stack([factory(**c) for c in configs])
     batch._configs = configs
     return batch
+
+
+def from_config(cfg: Dict[str, Any]) -> Schedule:
+    """The schedule mlx-lm's ``build_schedule`` builds from a training config's
+    ``lr_schedule`` dict, value for value.
+
+    ``{"name": ..., "arguments": [...], "warmup": W, "warmup_init": w0}``:
+    ``name`` is a factory called with the positional ``arguments`` (mlx-lm
+    looks in ``mlx.optimizers``; any mlx-sched factory works here). With
+    ``warmup`` W > 0 the result is mlx-lm's
+    ``join_schedules([linear_schedule(w0, arguments[0], W), schedule], [W + 1])``:
+    the warmup reaches ``arguments[0]`` at step W, holds it at step W, and the
+    schedule starts at step W + 1 (at its own step 0).
+
+    Example:
+        >>> lr = mlx_sched.from_config({"name": "cosine_decay", "arguments": [1e-5, 1000, 1e-7], "warmup": 100})
+        >>> lr(100), lr(101)
+        (array(1e-05, dtype=float32), array(1e-05, dtype=float32))
+    """
+    if not isinstance(cfg, dict):
+        raise TypeError(f"an lr_schedule config must be a dict, but got {type(cfg).__name__}.")
+    extra = set(cfg) - {"name", "arguments", "warmup", "warmup_init"}
+    if extra:
+        raise ValueError(f"unknown field {sorted(extra)[0]!r} in an lr_schedule config (mlx-lm reads name, arguments, warmup, warmup_init).")
+    for field in ("name", "arguments"):
+        if field not in cfg:
+            raise ValueError(f"an lr_schedule config needs the field {field!r}.")
+    factories = _factories()
+    name = cfg["name"]
+    if name not in factories:
+        raise ValueError(f"unknown schedule {name!r} in field 'name'; use one of: {', '.join(sorted(factories))}.")
+    args = cfg["arguments"]
+    if not isinstance(args, (list, tuple)) or not args:
+        raise ValueError(f"field 'arguments' must be a non-empty list, but got {args!r}.")
+    schedule = factories[name](*args)
+    warmup = cfg.get("warmup", 0)
+    if not warmup:
+        return schedule
+    warmup = _check_count("warmup", warmup)
+    warmup_init = _check_real("warmup_init", cfg.get("warmup_init", 0.0))
+    return join_schedules([linear_schedule(warmup_init, args[0], warmup), schedule], [warmup + 1])

@@ -18,7 +18,7 @@ _EXTRA = (  # mlx_sched only
     "stack", "constant", "polynomial_decay", "piecewise_constant", "multistep_decay", "piecewise_interpolate",
     "warmup_constant", "warmup_cosine_decay", "warmup_exponential_decay", "cosine_restarts", "sgdr",
     "linear_onecycle", "cosine_onecycle", "onecycle", "cyclic", "inverse_sqrt", "warmup_stable_decay",
-    "cosine_with_min_lr",
+    "cosine_with_min_lr", "grid",
 )
 
 
@@ -38,10 +38,15 @@ def parse(text: str, module: ModuleType) -> Any:
 def _build(node: ast.AST, module: ModuleType) -> Any:
     if isinstance(node, ast.Constant) and (node.value is None or isinstance(node.value, (int, float, str))):
         return node.value
+    if isinstance(node, ast.Name) and node.id in FACTORIES + _EXTRA and node.id != "grid":
+        fn = getattr(module, node.id, None)  # a factory as a value: grid(cosine_decay, ...)
+        if fn is None:
+            raise SpecError(f"{node.id} is not available in {module.__name__}")
+        return fn
     if isinstance(node, ast.Dict):
         if any(k is None for k in node.keys):
             raise SpecError("**mappings are not allowed in a spec")
-        return {_build(k, module): _build(v, module) for k, v in zip(node.keys, node.values)}
+        return {_build(k, module): _build(v, module) for k, v in zip(node.keys, node.values) if k is not None}
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         v = _build(node.operand, module)
         if not isinstance(v, (int, float)) or isinstance(v, bool):
