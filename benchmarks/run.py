@@ -120,9 +120,15 @@ def main(argv=None):
     N = a.n
     rows = []
 
+    from tqdm import tqdm
+
+    progress = tqdm(desc="benchmarks", unit="contestant", disable=None)  # on terminals only
+
     def case(name, contestants, goals=()):
         res = {}
         for label, fn in contestants:
+            progress.set_postfix_str(f"{name}: {label}"[:60])
+            progress.update()
             best, first = best_ms(fn, a.repeat)
             res[label] = {"ms": best, "first_call_ms": first}
         rows.append({"case": name, "results": res, "goals": list(goals)})
@@ -245,6 +251,7 @@ def main(argv=None):
         "repeat": a.repeat,
         "quick": a.quick,
     }
+    progress.close()
     print(f"# mlx-sched benchmarks on {info['device']} (mlx {info['mlx']}, best of {a.repeat})")
     all_ok = True
     for r in rows:
