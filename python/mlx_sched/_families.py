@@ -41,7 +41,9 @@ from ._schedules import (
     _STEP_LIMIT,
     _as_int,
     _broadcast,
+    _check_boundary,
     _check_count,
+    _check_steps_at_least,
     _check_int_type,
     _check_real,
     _fmt,
@@ -56,13 +58,7 @@ BoundariesAndScales = Union[Mapping[int, float], Sequence[Tuple[int, float]], No
 
 def _check_steps0(name: str, v: Any) -> int:
     """A step count that may be 0 (a warmup, a begin)."""
-    _check_int_type(name, v)
-    if v < 0:
-        raise ValueError(f"{name} must be >= 0, but got {v}.")
-    v = _as_int(name, v)
-    if v >= _STEP_LIMIT:
-        raise ValueError(f"{name} must be less than 2**62, but got {v}.")
-    return int(v)
+    return _check_steps_at_least(name, v, 0, f"{name} must be >= 0, but got {v}.")
 
 
 def _check_positive(name: str, v: Any) -> float:
@@ -110,7 +106,7 @@ def _pairs(name: str, d: BoundariesAndScales, *, nonneg_bounds: bool, message: s
         raise TypeError(f"{name} must be a dict {{boundary: scale}} or a list of (boundary, scale) pairs, but got {type(d).__name__}.")
     out = []
     for b, s in items:
-        b = (_check_steps0 if nonneg_bounds else _check_boundary_int)(f"{name} boundary", b)
+        b = (_check_steps0 if nonneg_bounds else _check_boundary)(f"{name} boundary", b)
         s = _check_real(f"{name} scale", s)
         if s < 0:
             raise ValueError(message)
@@ -119,14 +115,6 @@ def _pairs(name: str, d: BoundariesAndScales, *, nonneg_bounds: bool, message: s
     if len(set(bounds)) != len(bounds):
         raise ValueError(f"{name} has a repeated boundary.")
     return sorted(out)
-
-
-def _check_boundary_int(name: str, v: Any) -> int:
-    _check_int_type(name, v)
-    v = _as_int(name, v)
-    if not -_STEP_LIMIT < v < _STEP_LIMIT:
-        raise ValueError(f"{name} must be within (-2**62, 2**62), but got {v}.")
-    return int(v)
 
 
 # ------------------------------------------------------------------ builder

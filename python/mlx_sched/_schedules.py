@@ -237,15 +237,20 @@ def _as_int(name: str, v: Any) -> int:
     return int(v)
 
 
-def _check_count(name: str, v: Any) -> int:
-    """A step count: mlx's own check first (same message), then integrality."""
+def _check_steps_at_least(name: str, v: Any, least: int, message: str) -> int:
+    """An integer number of steps >= least (else ``message``), then integrality and size."""
     _check_int_type(name, v)
-    if v < 1:
-        raise ValueError(f"{name} must be greater than 0, but got {v}.")
+    if v < least:
+        raise ValueError(message)
     v = _as_int(name, v)
     if v >= _STEP_LIMIT:
         raise ValueError(f"{name} must be less than 2**62, but got {v}.")
     return int(v)
+
+
+def _check_count(name: str, v: Any) -> int:
+    """A step count: mlx's own check first (same message), then integrality."""
+    return _check_steps_at_least(name, v, 1, f"{name} must be greater than 0, but got {v}.")
 
 
 def _check_boundary(name: str, v: Any) -> int:
