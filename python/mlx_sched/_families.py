@@ -39,7 +39,6 @@ from ._schedules import (
     Schedule,
     ScalarOrSeq,
     _STEP_LIMIT,
-    _as_int,
     _broadcast,
     _check_boundary,
     _check_count,
