@@ -99,11 +99,16 @@ def test_from_config_matches_mlx_lm(k):
     ref = np.array(_mlx_lm_reference(cfg)(steps))
     atol = 1e-6 * float(np.abs(ref).max())  # MLX's float32 cosine is ~1e-4 off relatively near its end
     np.testing.assert_allclose(ours, ref, rtol=2e-5, atol=atol)
-    try:
-        from mlx_lm.tuner.utils import build_schedule
-    except Exception:  # noqa: BLE001 - mlx-lm (and its own dependencies) is optional
-        return
-    np.testing.assert_allclose(ours, np.array(build_schedule(cfg)(steps)), rtol=2e-5, atol=atol)
+
+
+@pytest.mark.parametrize("k", range(len(CONFIGS)))
+def test_from_config_matches_mlx_lm_itself(k):
+    utils = pytest.importorskip("mlx_lm.tuner.utils", reason="mlx-lm is not installed (pip install mlx-lm)")
+    cfg = CONFIGS[k]
+    steps = mx.arange(0, 1200)
+    ours = np.array(ms.from_config(cfg)(steps))
+    ref = np.array(utils.build_schedule(cfg)(steps))
+    np.testing.assert_allclose(ours, ref, rtol=2e-5, atol=1e-6 * float(np.abs(ref).max()))
 
 
 def test_from_config_warmup_boundary_is_mlx_lms():
