@@ -28,6 +28,13 @@ probe() {  # name seconds [ENV=VALUE ...] -- pytest args
     echo "$name: finished rc=$? $(tail -1 "$log/$name.log")"
   fi
 }
+if [ "${2:-}" = mlx_first ]; then  # the same pattern with MLX's own ops first: does MLX alone hang?
+  for k in 1 2 3; do
+    probe "mlx_first_$k" 50 MLX_SCHED_PROBE_MLX_FIRST=1 -- tests -s -k "cosine-arange_i32"
+    grep -h "probe:" "$log/mlx_first_$k.log" | head -1
+  done
+  exit 0
+fi
 if [ "${2:-}" = blocking ]; then  # a kernel fault would surface as an error instead of a wait
   probe launch_blocking 60 CUDA_LAUNCH_BLOCKING=1 -- tests -k "cosine-arange_i32"
   probe again 60 X=1 -- tests -k "cosine-arange_i32"
