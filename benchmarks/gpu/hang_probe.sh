@@ -35,6 +35,10 @@ if [ "${2:-}" = mlx_first ]; then  # the same pattern with MLX's own ops first: 
   done
   exit 0
 fi
+if [ "${2:-}" = plain ]; then  # the control for mlx_first: the same probes without MLX's ops first
+  for k in 1 2 3; do probe "plain_$k" 50 X=1 -- tests -k "cosine-arange_i32"; done
+  exit 0
+fi
 if [ "${2:-}" = blocking ]; then  # a kernel fault would surface as an error instead of a wait
   probe launch_blocking 60 CUDA_LAUNCH_BLOCKING=1 -- tests -k "cosine-arange_i32"
   probe again 60 X=1 -- tests -k "cosine-arange_i32"
