@@ -29,14 +29,14 @@ probe() {  # name seconds [ENV=VALUE ...] -- pytest args
   fi
 }
 if [ "${2:-}" = mlx_first ]; then  # the same pattern with MLX's own ops first: does MLX alone hang?
-  for k in 1 2 3; do
+  for k in $(seq 1 ${PROBES:-3}); do
     probe "mlx_first_$k" 50 MLX_SCHED_PROBE_MLX_FIRST=1 -- tests -s -k "cosine-arange_i32"
     grep -h "probe:" "$log/mlx_first_$k.log" | head -1
   done
   exit 0
 fi
 if [ "${2:-}" = plain ]; then  # the control for mlx_first: the same probes without MLX's ops first
-  for k in 1 2 3; do probe "plain_$k" 50 X=1 -- tests -k "cosine-arange_i32"; done
+  for k in $(seq 1 ${PROBES:-3}); do probe "plain_$k" 50 X=1 -- tests -k "cosine-arange_i32"; done
   exit 0
 fi
 if [ "${2:-}" = blocking ]; then  # a kernel fault would surface as an error instead of a wait
