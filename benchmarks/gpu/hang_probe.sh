@@ -35,12 +35,6 @@ if [ "${2:-}" = mlx_first ]; then  # the same pattern with MLX's own ops first: 
   done
   exit 0
 fi
-if [ "${2:-}" = import_warmup ]; then  # python/mlx_sched/__init__.py's warm-up, copied over the installed package
-  SP="$(python3 -c 'import site; print(site.getsitepackages()[0])')"
-  cp python/mlx_sched/__init__.py "$SP/mlx_sched/__init__.py"
-  for k in $(seq 1 ${PROBES:-3}); do probe "import_warmup_$k" 50 X=1 -- tests -k "cosine-arange_i32"; done
-  exit 0
-fi
 if [ "${2:-}" = plain ]; then  # the control for mlx_first: the same probes without MLX's ops first
   for k in $(seq 1 ${PROBES:-3}); do probe "plain_$k" 50 X=1 -- tests -k "cosine-arange_i32"; done
   exit 0

@@ -57,29 +57,6 @@ from ._families import (  # noqa: E402
 
 __version__ = "0.1.0"
 
-
-def _cuda_warm_up() -> None:
-    """One tiny MLX evaluation on the GPU and one on the CPU reading it.
-
-    On the H100 (mlx-cuda 0.32.4), when one of this package's kernels was among
-    the first GPU work of a process, waiting for its result sometimes never
-    returned (GPU idle, no CUDA error; 4 of 12 probes). With this warm-up first,
-    0 of 11 did (benchmarks/gpu/LOG.md). MLX_SCHED_NO_WARMUP=1 skips it.
-    """
-    import os
-
-    if os.environ.get("MLX_SCHED_NO_WARMUP") or not _mx.cuda.is_available():
-        return
-    x = _mx.arange(8, dtype=_mx.int32)
-    _mx.eval(x)
-    g = _mx.cos(x.astype(_mx.float32), stream=_mx.gpu)
-    _mx.eval(g)
-    _mx.eval(_mx.sin(g, stream=_mx.cpu))
-
-
-if getattr(_ext, "GPU_BACKEND", "") == "cuda":
-    _cuda_warm_up()
-
 __all__ = [
     "Schedule",
     "constant",
