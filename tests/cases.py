@@ -28,6 +28,12 @@ SCHEDULES = {
 }
 
 
+# The names of step_arrays(), for test parametrization: collecting the tests
+# creates no MLX array (on the H100, GPU arrays made at collection time went
+# with an intermittent hang of the first GPU evaluation; benchmarks/gpu/LOG.md).
+STEP_ARRAY_NAMES = ["arange_i32", "random_i64", "giant_i64", "u64", "u8", "i16", "f32_halves", "f16", "bf16", "strided", "scalar", "f32_special"]
+
+
 def step_arrays():
     rng = np.random.default_rng(7)
     return {
