@@ -38,6 +38,9 @@ inline __attribute__((always_inline)) void fill_plan(sched_plan P, float* out, i
 #define SCHED_X(t) (kFrac ? (float)(d(t) + o) + f[t] : (float)(d(t) + o))
 #define SCHED_F(t) (kFrac ? f[t] : 0.0f)
   switch (P.op) {
+    case SCHED_OP_CONST:  // held values, stairs: no per-step work
+      for (int32_t t = 0; t < len; ++t) out[t] = P.c0;
+      break;
     case SCHED_OP_AFFINE:
       for (int32_t t = 0; t < len; ++t) out[t] = sched_op_affine(P, SCHED_X(t));
       break;
