@@ -2,6 +2,7 @@
 formulas; in batches, stacks, range mode and joins; specs; bad arguments."""
 
 import math
+import os
 import re
 
 import mlx.core as mx
@@ -185,3 +186,49 @@ def test_giant_steps_stay_finite_and_exact_where_defined():
     assert float(ms.cosine_restarts(1.0, 2**20, end=0.5)(mx.array(2**53, mx.int64))) == 1.0
     assert math.isclose(float(ms.cyclic(0.0, 1.0, 2**40)(mx.array(2**52 + 2**39, mx.int64))), 0.5, rel_tol=1e-7)
     assert re.match(r"mlx_sched\.cyclic\(", repr(ms.cyclic(0.0, 1.0, 5)))
+
+
+# ----------------------------------------------------------------- fuzzing
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import families_oracle as fo  # noqa: E402
+
+_count = st.integers(1, 10**6)
+_count0 = st.integers(0, 10**5)
+_val = st.floats(1e-6, 10.0)
+
+FUZZ = {
+    "polynomial": st.builds(lambda i, e, p, n, b: (ms.polynomial_decay(i, e, p, n, b), fo.polynomial(i, e, p, n, b), max(i, e)),
+                            _val, _val, st.floats(0.1, 8.0), _count, _count0),
+    "exp_optax": st.builds(lambda i, r, n, sc, b, e: (ms.exponential_decay(i, r, transition_steps=n, staircase=sc, begin=b, end=e),
+                                                      fo.optax_exponential(i, r, n, sc, b, e), max(i, e or 0.0)),
+                           _val, st.floats(0.05, 1.5), st.integers(1, 1000), st.booleans(), _count0, st.one_of(st.none(), _val)),
+    "warmup_cosine": st.builds(lambda i, p, w, d, e, x: (ms.warmup_cosine_decay(i, p, w, w + d, e, x), fo.warmup_cosine(i, p, w, w + d, e, x), max(i, p, e)),
+                               _val, _val, _count0, _count, _val, st.floats(0.2, 5.0)),
+    "restarts": st.builds(lambda i, T, m, e: (ms.cosine_restarts(i, T, m, e), fo.restarts(i, T, m, e), max(i, e)),
+                          _val, st.integers(1, 10**4), st.integers(1, 4), _val),
+    "cyclic": st.builds(lambda b, t, u, d, mode, g: (ms.cyclic(b, t, u, d, mode, g), fo.cyclic(b, t, u, d, mode, g), max(b, t)),
+                        _val, _val, st.integers(1, 5000), st.integers(1, 5000), st.sampled_from(["triangular", "triangular2", "exp_range"]),
+                        st.floats(0.99, 1.0)),
+    "inverse_sqrt": st.builds(lambda i, w, tau: (ms.inverse_sqrt(i, w, tau), fo.inverse_sqrt(i, w, tau), i), _val, _count0, st.one_of(st.none(), _count)),
+    "wsd": st.builds(lambda i, w, s, d, r, wt, dt: (ms.warmup_stable_decay(i, w, s, d, r, wt, dt), fo.wsd(i, w, s, d, r, wt, dt), i * max(1.0, r)),
+                     _val, _count0, _count0, _count0, st.floats(0.0, 1.0), st.sampled_from(["linear", "cosine", "1-sqrt"]),
+                     st.sampled_from(["linear", "cosine", "1-sqrt"])),
+    "onecycle": st.builds(lambda T, p, a, three: (ms.onecycle(T, 1.0, p, a, three_phase=three), fo.torch_onecycle(T, 1.0, p, a, three=three), 1.0),
+                          st.integers(10, 10**6), st.floats(0.05, 0.45), st.sampled_from(["cos", "linear"]), st.booleans()),
+}
+
+
+@pytest.mark.parametrize("family", sorted(FUZZ))
+@settings(max_examples=int(os.environ.get("MLX_SCHED_FAMILY_FUZZ", "25")), deadline=None)
+@given(data=st.data())
+def test_random_parameters_match_the_oracle(family, data):
+    try:
+        sched, oracle, sc = data.draw(FUZZ[family])
+    except ValueError:  # e.g. a zero-length onecycle phase: rejected by design
+        return
+    steps = data.draw(st.lists(st.one_of(st.integers(-100, 10**7), st.integers(0, 2**53)), min_size=1, max_size=30))
+    steps += [0, 1, 2]
+    ours = np.array(sched(mx.array(np.array(steps, np.int64))))
+    assert_close(ours, _ref(oracle, steps), sc, rtol=2e-5, atol_rel=2e-6)
