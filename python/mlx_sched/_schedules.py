@@ -330,7 +330,7 @@ def exponential_decay(
     of 0.999999). A negative rate gives alternating signs at integer steps and
     NaN between them; a zero rate gives ``init`` at step 0 and 0 after.
 
-    With any keyword: optax's ``exponential_decay``,
+    With any keyword away from its default: optax's ``exponential_decay``,
 
     .. math:: \lambda(s) = \operatorname{clip}\left(\text{init} \cdot
               \text{decay\_rate}^{\max(s - \text{begin}, 0) / \text{transition\_steps}}, \text{end}\right)
