@@ -31,15 +31,7 @@ def ulp_close(a, b, ulps=2):
 def test_gpu_matches_cpu_on_step_arrays(name, steps_name):
     s = SCHEDULES[name]()
     steps = step_arrays()[steps_name]
-    # Stage by stage: steps, the GPU result, then the CPU result reading the
-    # same (GPU-made) steps. Building both results before evaluating either
-    # made MLX's wait for the GPU result hang now and then on the H100 when
-    # the whole suite was collected (GPU idle, no CUDA error even with
-    # CUDA_LAUNCH_BLOCKING=1; benchmarks/gpu/LOG.md).
-    mx.eval(steps)
-    gpu = s(steps, stream=mx.gpu)
-    mx.eval(gpu)
-    ulp_close(gpu, s(steps, stream=mx.cpu))
+    ulp_close(s(steps, stream=mx.gpu), s(steps, stream=mx.cpu))
 
 
 @gpu

@@ -315,9 +315,8 @@ SCHED_FN float sched_op_select0(sched_plan P, float x) { return x == 0.0f ? P.c0
 
 SCHED_FN float sched_op_pow(sched_plan P, float x) {
   float y = (P.A + P.sgn * x) * P.scale;
-  float c = sched_cos_poly(y);
-  float s = sched_sin_poly(y);
-  float g = P.shape == 1 ? c * c : (P.shape == 2 ? s * s : y);
+  float c = P.shape == 1 ? sched_cos_poly(y) : (P.shape == 2 ? sched_sin_poly(y) : y);
+  float g = P.shape == 0 ? y : c * c;
   return P.c0 + P.c1 * sched_pow_pos(g, P.pw);
 }
 

@@ -118,13 +118,30 @@ def _pairs(name: str, d: BoundariesAndScales, *, nonneg_bounds: bool, message: s
 
 # ------------------------------------------------------------------ builder
 
-# (name, value, check): checked values broadcast to a batch; check None: a fixed argument.
-Arg = Tuple[str, Any, Optional[Check]]
+class _OrNone:
+    """The check of an argument that may be None as a whole (``make`` then gets None)."""
+
+    def __init__(self, check: Check):
+        self.check = check
+
+
+# (name, value, check): checked values broadcast to a batch (an _OrNone check
+# lets a whole None through); check None: a fixed argument, not passed to make.
+Arg = Tuple[str, Any, Union[Check, _OrNone, None]]
+
+
+def _none(name: str, v: Any) -> None:
+    return None
 
 
 def _family(name: str, args: Sequence[Arg], make: Callable[..., List[Segment]]) -> Schedule:
     """Validate, broadcast the scalar arguments, build each member's segments."""
-    varying = [(n, v, c) for n, v, c in args if c is not None]
+    varying: List[Tuple[str, Any, Check]] = []
+    for n, v, c in args:
+        if isinstance(c, _OrNone):
+            varying.append((n, v, _none if v is None else c.check))
+        elif c is not None:
+            varying.append((n, v, c))
     G, cols = _broadcast(varying)
     members = [make(*row) for row in zip(*cols)]
     desc = f"{name}(" + ", ".join(f"{n}={_fmt(v)}" for n, v, _ in args) + ")"
@@ -258,15 +275,10 @@ def _interpolate(kind: str, init: float, pairs: Sequence[Tuple[int, float]]) -> 
     for _, f in pairs:
         values.append(values[-1] * f)
     make = linear_segment if kind == "linear" else cosine_segment
-    segs: List[Segment] = []
-    v0 = values[-1]
-    for k in range(len(bounds) - 1):
-        size = bounds[k + 1] - bounds[k]
-        if size > 0:  # (a boundary at 0 leaves an empty first interval)
-            v0 = values[k] if not segs else v0
-            segs.append(make(values[k], values[k + 1], size).shifted(bounds[k]))
+    nonempty = [k for k in range(len(bounds) - 1) if bounds[k + 1] > bounds[k]]  # (a boundary at 0 empties the first)
+    segs = [make(values[k], values[k + 1], bounds[k + 1] - bounds[k]).shifted(bounds[k]) for k in nonempty]
     segs.append(_const_at(values[-1], bounds[-1]))
-    return from_zero(v0, segs)
+    return from_zero(values[nonempty[0]] if nonempty else values[-1], segs)
 
 
 def piecewise_interpolate(kind: str, init: ScalarOrSeq, boundaries_and_scales: BoundariesAndScales = None) -> Schedule:
@@ -347,10 +359,6 @@ def _check_rate(name: str, v: Any) -> float:
     return float(v)
 
 
-def _check_end(name: str, v: Any) -> Optional[float]:
-    return None if v is None else _check_real(name, v)
-
-
 def warmup_exponential_decay(init: ScalarOrSeq, peak: ScalarOrSeq, warmup_steps: ScalarOrSeq, transition_steps: ScalarOrSeq,
                              decay_rate: ScalarOrSeq, transition_begin: ScalarOrSeq = 0, staircase: bool = False,
                              end: Optional[ScalarOrSeq] = None) -> Schedule:
@@ -372,14 +380,11 @@ def warmup_exponential_decay(init: ScalarOrSeq, peak: ScalarOrSeq, warmup_steps:
     def make(i: float, p: float, w: int, n: int, r: float, b: int, e: Optional[float]) -> List[Segment]:
         return joined([_linear_from_zero(i, p, w), optax_exponential(p, r, n, staircase, b, e)], [w])
 
-    args: List[Arg] = [("init", init, _check_real), ("peak", peak, _check_real), ("warmup_steps", warmup_steps, _check_steps0),
-                       ("transition_steps", transition_steps, _check_count), ("decay_rate", decay_rate, _check_rate),
-                       ("transition_begin", transition_begin, _check_steps0)]
-    if end is None:
-        return _family("warmup_exponential_decay", args + [("staircase", staircase, None), ("end", None, None)],
-                       lambda i, p, w, n, r, b: make(i, p, w, n, r, b, None))
-    return _family("warmup_exponential_decay", args + [("staircase", staircase, None), ("end", end, _check_real)],
-                   lambda i, p, w, n, r, b, e: make(i, p, w, n, r, b, e))
+    return _family("warmup_exponential_decay",
+                   [("init", init, _check_real), ("peak", peak, _check_real), ("warmup_steps", warmup_steps, _check_steps0),
+                    ("transition_steps", transition_steps, _check_count), ("decay_rate", decay_rate, _check_rate),
+                    ("transition_begin", transition_begin, _check_steps0), ("staircase", staircase, None),
+                    ("end", end, _OrNone(_check_real))], make)
 
 
 def cosine_restarts(init: ScalarOrSeq, period: ScalarOrSeq, t_mult: Union[int, float] = 1, end: ScalarOrSeq = 0.0) -> Schedule:
@@ -576,8 +581,8 @@ def onecycle(total_steps: int, max_lr: ScalarOrSeq, pct_start: float = 0.3, anne
             k = next((k for k, e in enumerate(ends) if lo <= e), len(ends) - 1)
             pieces += _anneal("linear" if anneal == "linear" else "cos", targets[k][0], targets[k][1], lo, hi, starts[k], ends[k])
         final = targets[-1][1]
-        value0 = _segment_value(pieces[0][1], 0) if pieces else final
-        segs = [constant_segment(value0)]
+        k0 = next((k for k, e in enumerate(ends) if 0 <= e), len(ends) - 1)  # the phase of step 0
+        segs = [constant_segment(_torch_anneal(anneal, *targets[k0], -starts[k0] / (ends[k0] - starts[k0])))]
         for first, seg in pieces:
             if first < T - 1:
                 segs.append(seg.shifted(first))
@@ -589,12 +594,11 @@ def onecycle(total_steps: int, max_lr: ScalarOrSeq, pct_start: float = 0.3, anne
                                 ("three_phase", three_phase, None)], make)
 
 
-def _segment_value(seg: Segment, t: int) -> float:
-    """A power segment's value at local step t, in float64 (for holding a step-0 value)."""
-    c0, c1, scale, pw, frac = seg.params[:5]
-    y = (t + seg.m + frac) * scale
-    g = {0: y, FLAGS["shape_cos2"]: math.cos(y) ** 2, FLAGS["shape_sin2"]: math.sin(y) ** 2}[seg.flags]
-    return float(c0 + c1 * g**pw)
+def _torch_anneal(kind: str, start: float, end: float, pct: float) -> float:
+    """OneCycleLR's anneal, in float64: the value held before step 0."""
+    if kind == "linear":
+        return (end - start) * pct + start
+    return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1.0)
 
 
 def cyclic(base_lr: ScalarOrSeq, max_lr: ScalarOrSeq, step_size_up: ScalarOrSeq = 2000, step_size_down: Optional[ScalarOrSeq] = None,
@@ -640,15 +644,10 @@ def inverse_sqrt(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, timescale: Option
     def make(i: float, w: int, tau: Optional[int]) -> List[Segment]:
         tau = tau if tau is not None else (w or 10_000)
         decay = power_segment(0.0, i, 1.0 / tau, -0.5, float(tau))
-        if w == 0:
-            return from_zero(i, [decay])
-        return joined([from_zero(0.0, [linear_segment(0.0, i, w)]), [decay]], [w])
+        return joined([_linear_from_zero(0.0, i, w), [decay]], [w])
 
-    if timescale is None:
-        return _family("inverse_sqrt", [("init", init, _check_real), ("warmup_steps", warmup_steps, _check_steps0),
-                                        ("timescale", None, None)], lambda i, w: make(i, w, None))
     return _family("inverse_sqrt", [("init", init, _check_real), ("warmup_steps", warmup_steps, _check_steps0),
-                                    ("timescale", timescale, _check_count)], make)
+                                    ("timescale", timescale, _OrNone(_check_count))], make)
 
 
 def _hf_phase(kind: str, a: float, b: float, n: int, rising: bool) -> List[Segment]:
@@ -726,9 +725,7 @@ def cosine_with_min_lr(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, total_steps
         if t <= w:
             raise ValueError(f"total_steps must be greater than warmup_steps, but got {t} <= {w}.")
         decay = [cosine_segment(i, m, t - w, flags=FLAGS["unclamped"])]
-        if w == 0:
-            return from_zero(i, decay)
-        return joined([from_zero(0.0, [linear_segment(0.0, i, w)]), decay], [w])
+        return joined([_linear_from_zero(0.0, i, w), decay], [w])
 
     return _family("cosine_with_min_lr", [("init", init, _check_positive), ("warmup_steps", warmup_steps, _check_steps0),
                                           ("total_steps", total_steps, _check_count), ("min_lr", min_lr, _check_nonneg)], make)

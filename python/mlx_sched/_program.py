@@ -164,9 +164,9 @@ def optax_exponential(init: float, rate: float, n: int, staircase: bool, begin: 
         v = _exp_value(init, rate, n, staircase, d)
         return v < end if lower else v > end
 
-    head = constant_segment(end if clipped(0) else init)
     last = 2**62 - 1 - max(begin, 0)
     first, final = clipped(0), clipped(last)
+    head = constant_segment(end if first else init)
     if first == final:
         tail = constant_segment(end) if first else exp_piece
         return joined([[head], [tail]], [begin])

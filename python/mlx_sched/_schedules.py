@@ -127,7 +127,7 @@ class Schedule:
         if self._batched:
             configs = self.configs
             for g, row in enumerate(vals):
-                label = ", ".join(f"{k}={v}" for k, v in configs[g].items()) if configs else repr(self[g]).removeprefix("mlx_sched.")
+                label = ", ".join(f"{k}={v}" for k, v in configs[g].items()) if configs else f"{self._desc}[{g}]"
                 ax.plot(steps, row, label=label, **kw)
             ax.legend(fontsize="small")
         else:
@@ -362,18 +362,16 @@ def exponential_decay(
             [("init", init, _check_real), ("decay_rate", decay_rate, _check_real)],
             lambda i, r: exponential_segment(i, r),
         )
-    from ._families import _check_bool, _check_rate, _check_steps0, _family
+    from ._families import _check_bool, _check_rate, _check_steps0, _family, _OrNone
 
     staircase = _check_bool("staircase", staircase)
-    args: List[Tuple[str, Any, Any]] = [
-        ("init", init, _check_real), ("decay_rate", decay_rate, _check_rate),
-        ("transition_steps", transition_steps, _check_count), ("staircase", staircase, None), ("begin", begin, _check_steps0),
-    ]
-    if end is None:
-        return _family("exponential_decay", args + [("end", None, None)],
-                       lambda i, r, n, b: optax_exponential(i, r, n, staircase, b, None))
-    return _family("exponential_decay", args + [("end", end, _check_real)],
-                   lambda i, r, n, b, e: optax_exponential(i, r, n, staircase, b, e))
+    return _family(
+        "exponential_decay",
+        [("init", init, _check_real), ("decay_rate", decay_rate, _check_rate),
+         ("transition_steps", transition_steps, _check_count), ("staircase", staircase, None),
+         ("begin", begin, _check_steps0), ("end", end, _OrNone(_check_real))],
+        lambda i, r, n, b, e: optax_exponential(i, r, n, staircase, b, e),
+    )
 
 
 def step_decay(init: ScalarOrSeq, decay_rate: ScalarOrSeq, step_size: ScalarOrSeq) -> Schedule:
