@@ -1,8 +1,14 @@
 // mlx-sched: the compiled module (_ext). Thin: the public API is Python.
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
 #include <nanobind/stl/variant.h>
+#include <nanobind/stl/vector.h>
 
+#include <tuple>
+#include <vector>
+
+#include "math/optim.h"
 #include "math/program.h"
 #include "mlx/version.h"
 #include "ops.h"
@@ -11,6 +17,7 @@
 #endif
 
 namespace nb = nanobind;
+namespace mx = mlx::core;
 using namespace nb::literals;
 
 NB_MODULE(_ext, m) {
@@ -40,6 +47,48 @@ Args:
 
 Returns:
     array: float32 of shape ``(n,)`` or ``(G, n)``.)");
+
+  using GroupTuple = std::tuple<int, int, int, float, float, float, float, float, float, float>;
+  m.def(
+      "fused_step",
+      [](int kind, const mx::array& step, const mx::array& programs, const std::vector<GroupTuple>& groups,
+         const std::vector<int>& group_of, const std::vector<mx::array>& params,
+         const std::vector<mx::array>& grads, const std::vector<mx::array>& states, mx::StreamOrDevice s) {
+        std::vector<sched_opt_group> gs;
+        for (const auto& g : groups) {
+          gs.push_back({std::get<0>(g), std::get<1>(g), std::get<2>(g), std::get<3>(g), std::get<4>(g),
+                        std::get<5>(g), std::get<6>(g), std::get<7>(g), std::get<8>(g), std::get<9>(g)});
+        }
+        return mlx_sched::fused_step(kind, step, programs, gs, group_of, params, grads, states, s);
+      },
+      "kind"_a, "step"_a, "programs"_a, "groups"_a, "group_of"_a, "params"_a, "grads"_a, "states"_a,
+      nb::kw_only(), "stream"_a = nb::none(),
+      R"(One fused optimizer step over every tensor (one primitive).
+
+Args:
+    kind (int): OPTIMIZERS["sgd"|"adam"|"adamw"].
+    step (array): uint64 scalar, the counter before this step.
+    programs (array): int32 (P, R, 16), the groups' schedule programs.
+    groups (list[tuple]): per group (lr_prog, wd_prog, flags, momentum,
+        1 - dampening, b1, 1 - b1, b2, 1 - b2, eps).
+    group_of (list[int]): the group of each parameter.
+    params, grads (list[array]): same shapes and dtypes pairwise.
+    states (list[array]): SGD: v per parameter; Adam/AdamW: all m, then all v.
+
+Returns:
+    list[array]: [step + 1, learning rates, new params..., new states...].)");
+
+  nb::dict optimizers;
+  optimizers["sgd"] = SCHED_OPT_SGD;
+  optimizers["adam"] = SCHED_OPT_ADAM;
+  optimizers["adamw"] = SCHED_OPT_ADAMW;
+  m.attr("OPTIMIZERS") = optimizers;
+  nb::dict opt_flags;
+  opt_flags["momentum"] = SCHED_OPT_MOMENTUM;
+  opt_flags["nesterov"] = SCHED_OPT_NESTEROV;
+  opt_flags["weight_decay"] = SCHED_OPT_WEIGHT_DECAY;
+  opt_flags["bias_correction"] = SCHED_OPT_BIAS_CORRECTION;
+  m.attr("OPT_FLAGS") = opt_flags;
 
   // What the Python layer checks against at import and mirrors in _program.py.
   m.attr("MLX_VERSION") = std::to_string(MLX_VERSION_MAJOR) + "." +

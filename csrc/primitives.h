@@ -1,6 +1,10 @@
 // mlx-sched: the one primitive. Validation and shapes live in ops.cpp.
 #pragma once
 
+#include <cstdint>
+#include <functional>
+
+#include "math/optim.h"
 #include "mlx/primitives.h"
 
 namespace mlx_sched {
@@ -45,6 +49,47 @@ class ScheduleEval : public mx::UnaryPrimitive {
   Mode mode_;
   bool batched_;
   int n_;  // Range mode: number of steps
+};
+
+// One optimizer step over n tensors (math/optim.h). Inputs: step (uint64
+// scalar), programs (int32 (P, R, 16)), then n params, n grads, and n (SGD)
+// or 2n (Adam, AdamW) states. Outputs: step + 1, the groups' learning rates
+// (scalar for one group, else (G,)), n new params, then the new states.
+class FusedStep : public mx::Primitive {
+ public:
+  FusedStep(mx::Stream stream, int kind, std::vector<sched_opt_group> groups, std::vector<int16_t> group_of)
+      : mx::Primitive(stream), kind_(kind), groups_(std::move(groups)), group_of_(std::move(group_of)) {}
+
+  void eval_cpu(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs) override;
+  void eval_gpu(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs) override;
+
+  const char* name() const override { return "FusedStep"; }
+  bool is_equivalent(const mx::Primitive& other) const override;
+  std::vector<mx::Shape> output_shapes(const std::vector<mx::array>& inputs) override;
+
+  int kind() const { return kind_; }
+  int num_tensors() const { return static_cast<int>(group_of_.size()); }
+  int num_states() const { return kind_ == SCHED_OPT_SGD ? 1 : 2; }
+  const std::vector<sched_opt_group>& groups() const { return groups_; }
+
+  // What every backend does before binding: outputs allocated (params and
+  // states donated when nothing else holds them; a state SGD without
+  // momentum leaves alone is the input's buffer), and one table entry per
+  // tensor with the addresses `address` gives. Strided gradients get a layout.
+  struct Table {
+    std::vector<sched_opt_tensor> tensors;
+    std::vector<sched_opt_layout> layouts;
+    int64_t chunks = 0;
+  };
+  using Malloc = std::function<mx::allocator::Data(size_t)>;
+  using Address = std::function<sched_u8*(const mx::array&)>;
+  Table prepare(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs, const Malloc& malloc,
+                const Address& address);
+
+ private:
+  int kind_;
+  std::vector<sched_opt_group> groups_;
+  std::vector<int16_t> group_of_;
 };
 
 }  // namespace mlx_sched

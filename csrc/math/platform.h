@@ -15,9 +15,12 @@ typedef int sched_i32;
 typedef uint sched_u32;
 typedef long sched_i64;
 typedef ulong sched_u64;
+typedef short sched_i16;
+typedef uchar sched_u8;
 SCHED_FN float sched_bits_to_float(sched_u32 u) { return as_type<float>(u); }
 SCHED_FN sched_u32 sched_float_to_bits(float f) { return as_type<sched_u32>(f); }
 SCHED_FN float sched_fma(float a, float b, float c) { return metal::fma(a, b, c); }
+SCHED_FN float sched_sqrt(float x) { return metal::precise::sqrt(x); }
 
 #elif defined(__CUDACC__)
 #include <cstdint>
@@ -29,6 +32,8 @@ typedef int32_t sched_i32;
 typedef uint32_t sched_u32;
 typedef int64_t sched_i64;
 typedef uint64_t sched_u64;
+typedef int16_t sched_i16;
+typedef uint8_t sched_u8;
 SCHED_FN float sched_bits_to_float(sched_u32 u) {
 #ifdef __CUDA_ARCH__
   return __uint_as_float(u);
@@ -48,6 +53,7 @@ SCHED_FN sched_u32 sched_float_to_bits(float f) {
 #endif
 }
 SCHED_FN float sched_fma(float a, float b, float c) { return fmaf(a, b, c); }
+SCHED_FN float sched_sqrt(float x) { return sqrtf(x); }  // IEEE (nvcc's default -prec-sqrt)
 
 #else  // plain C++ (CPU backend, Metal host emulation in the tests)
 #include <cstdint>
@@ -59,6 +65,8 @@ typedef int32_t sched_i32;
 typedef uint32_t sched_u32;
 typedef int64_t sched_i64;
 typedef uint64_t sched_u64;
+typedef int16_t sched_i16;
+typedef uint8_t sched_u8;
 SCHED_FN float sched_bits_to_float(sched_u32 u) {
   float f;
   memcpy(&f, &u, 4);
@@ -72,6 +80,7 @@ SCHED_FN sched_u32 sched_float_to_bits(float f) {
 // A hardware FMA where the target has one (the AVX2 clone), a correctly
 // rounded software one elsewhere; never a contraction the compiler chooses.
 SCHED_FN float sched_fma(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
+SCHED_FN float sched_sqrt(float x) { return __builtin_sqrtf(x); }
 #endif
 
 #define SCHED_I64_MAX ((sched_i64)0x7fffffffffffffffL)  // L: Metal has no long long

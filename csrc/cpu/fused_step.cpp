@@ -1,0 +1,96 @@
+// FusedStep::eval_cpu: allocate (donating), build the tensor table, and run
+// the shared update (math/optim.h) over every element, split into tasks of
+// whole chunks for the pool. One task reads the step, evaluates each group's
+// schedule once and writes the new step and learning rates.
+#include <algorithm>
+#include <vector>
+
+#include "math/optim.h"
+#include "mlx/allocator.h"
+#include "mlx/backend/cpu/encoder.h"
+#include "mlx/types/half_types.h"
+#include "parallel.h"
+#include "primitives.h"
+
+namespace mlx_sched {
+
+namespace {
+
+constexpr int64_t kTaskChunks = 16;  // chunks (of 4096 elements) per parallel task
+
+template <typename T, int KIND>
+void update_range(const sched_opt_tensor& t, const sched_opt_layout* layouts, int64_t begin, int64_t end,
+                  const sched_opt_group& G, const sched_opt_scalars& S) {
+  const T* P = reinterpret_cast<const T*>(t.param);
+  const T* Gr = reinterpret_cast<const T*>(t.grad);
+  const T* S0 = reinterpret_cast<const T*>(t.s0);
+  const T* S1 = reinterpret_cast<const T*>(t.s1);
+  T* OP = reinterpret_cast<T*>(t.out_param);
+  T* OS0 = reinterpret_cast<T*>(t.out_s0);
+  T* OS1 = reinterpret_cast<T*>(t.out_s1);
+  const bool two = KIND != SCHED_OPT_SGD;
+  const bool one = two || (G.flags & SCHED_OPT_MOMENTUM);
+  for (int64_t j = begin; j < end; ++j) {
+    float p = static_cast<float>(P[j]);
+    float s0 = one ? static_cast<float>(S0[j]) : 0.0f;
+    float s1 = two ? static_cast<float>(S1[j]) : 0.0f;
+    const int64_t gj = t.grad_layout < 0 ? j : sched_opt_offset(layouts + t.grad_layout, j);
+    sched_opt_update<T, KIND>(p, static_cast<float>(Gr[gj]), s0, s1, G, S);
+    OP[j] = static_cast<T>(p);
+    if (one) OS0[j] = static_cast<T>(s0);
+    if (two) OS1[j] = static_cast<T>(s1);
+  }
+}
+
+template <int KIND>
+void update_any(const sched_opt_tensor& t, const sched_opt_layout* layouts, int64_t begin, int64_t end,
+                const sched_opt_group& G, const sched_opt_scalars& S) {
+  switch (t.dtype) {
+    case SCHED_OPT_F32: return update_range<float, KIND>(t, layouts, begin, end, G, S);
+    case SCHED_OPT_F16: return update_range<mx::float16_t, KIND>(t, layouts, begin, end, G, S);
+    default: return update_range<mx::bfloat16_t, KIND>(t, layouts, begin, end, G, S);
+  }
+}
+
+}  // namespace
+
+void FusedStep::eval_cpu(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs) {
+  auto address = [](const mx::array& a) { return const_cast<sched_u8*>(a.data<sched_u8>()); };
+  Table table = prepare(inputs, outputs, [](size_t n) { return mx::allocator::malloc(n); }, address);
+  auto& enc = mx::cpu::get_command_encoder(stream());
+  for (const auto& in : inputs) enc.set_input_array(in);
+  for (auto& out : outputs) enc.set_output_array(out);
+  std::vector<mx::array> keep;  // the buffers the task touches stay alive until it ran
+  for (const auto& a : inputs) keep.push_back(mx::array::unsafe_weak_copy(a));
+  enc.dispatch([table = std::move(table), keep = std::move(keep), groups = groups_, kind = kind_,
+                step_out = outputs[0].data<uint64_t>(), lr_out = outputs[1].data<float>()]() {
+    const auto& programs = keep[1];
+    const uint64_t step = *keep[0].data<uint64_t>();
+    std::vector<sched_opt_scalars> scalars(groups.size());
+    for (size_t g = 0; g < groups.size(); ++g) {
+      scalars[g] = sched_opt_group_scalars(groups[g], programs.data<int32_t>(), programs.shape(1), step);
+      lr_out[g] = scalars[g].lr;
+    }
+    *step_out = step + 1;
+    const int64_t ntasks = (table.chunks + kTaskChunks - 1) / kTaskChunks;
+    const auto& T = table.tensors;
+    cpu::parallel_for(ntasks, [&](int64_t task) {
+      const int64_t c0 = task * kTaskChunks, c1 = std::min(table.chunks, c0 + kTaskChunks);
+      for (int64_t c = c0; c < c1;) {
+        const auto& t = T[sched_opt_find_tensor(T.data(), static_cast<int32_t>(T.size()), static_cast<int32_t>(c))];
+        const int64_t last = std::min<int64_t>(c1, t.first_chunk + sched_opt_chunks(t.size));
+        const int64_t begin = (c - t.first_chunk) * SCHED_OPT_CHUNK;
+        const int64_t end = std::min<int64_t>(t.size, (last - t.first_chunk) * SCHED_OPT_CHUNK);
+        const auto& G = groups[t.group];
+        const auto& S = scalars[t.group];
+        const sched_opt_layout* L = table.layouts.data();
+        if (kind == SCHED_OPT_SGD) update_any<SCHED_OPT_SGD>(t, L, begin, end, G, S);
+        if (kind == SCHED_OPT_ADAM) update_any<SCHED_OPT_ADAM>(t, L, begin, end, G, S);
+        if (kind == SCHED_OPT_ADAMW) update_any<SCHED_OPT_ADAMW>(t, L, begin, end, G, S);
+        c = last;
+      }
+    });
+  });
+}
+
+}  // namespace mlx_sched

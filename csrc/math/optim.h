@@ -1,0 +1,199 @@
+// mlx-sched: the fused optimizer step, written once for the CPU, CUDA and
+// Metal (same dialect rules as schedule.h).
+//
+// One step of SGD, Adam or AdamW over many tensors in parameter groups:
+// each group's learning rate (and weight decay) is a schedule program
+// evaluated at the step counter read on the device; the counter then goes
+// up by one. The element updates follow mlx.optimizers 0.32.4 operation by
+// operation, rounding every intermediate to the parameter's dtype T where
+// MLX does (bfloat16/float16 parameters), so a fused step matches MLX's graph.
+#pragma once
+
+#include "math/schedule.h"
+
+// Optimizer kinds (one per primitive) and group flags.
+#define SCHED_OPT_SGD 0
+#define SCHED_OPT_ADAM 1
+#define SCHED_OPT_ADAMW 2
+
+#define SCHED_OPT_MOMENTUM 1         // SGD: momentum > 0 (else v is left alone)
+#define SCHED_OPT_NESTEROV 2         // SGD
+#define SCHED_OPT_WEIGHT_DECAY 4     // SGD: weight decay not the constant 0
+#define SCHED_OPT_BIAS_CORRECTION 8  // Adam, AdamW
+
+// Parameter dtypes (codes shared with the hosts).
+#define SCHED_OPT_F32 0
+#define SCHED_OPT_F16 1
+#define SCHED_OPT_BF16 2
+
+// Elements one work item (a CUDA block, a Metal threadgroup, a CPU task)
+// updates: kOptLanes lanes, each kOptPerLane elements kOptLanes apart.
+#define SCHED_OPT_LANES 256
+#define SCHED_OPT_PER_LANE 16
+#define SCHED_OPT_CHUNK (SCHED_OPT_LANES * SCHED_OPT_PER_LANE)
+
+// A group's hyperparameters. Python floats are rounded to float32 by the
+// host, as MLX rounds them when they meet a float32 array; derived constants
+// (1 - beta, 1 - dampening) are computed in double on the host, as Python does.
+struct sched_opt_group {
+  sched_i32 lr_prog;  // rows of the programs input
+  sched_i32 wd_prog;
+  sched_i32 flags;
+  float momentum;
+  float one_minus_dampening;
+  float b1;
+  float one_minus_b1;
+  float b2;
+  float one_minus_b2;
+  float eps;
+};
+
+// A strided gradient (MLX hands out views: a Linear layer's weight gradient
+// is a transpose), its dims collapsed to at most SCHED_OPT_MAX_DIMS.
+#define SCHED_OPT_MAX_DIMS 4
+struct sched_opt_layout {
+  sched_i32 ndim;
+  sched_i32 shape[SCHED_OPT_MAX_DIMS];
+  sched_i64 strides[SCHED_OPT_MAX_DIMS];
+};
+
+SCHED_FN sched_i64 sched_opt_offset(const SCHED_GLOBAL sched_opt_layout* L, sched_i64 j) {
+  sched_i64 off = 0;
+  for (sched_i32 d = L->ndim - 1; d >= 0; --d) {
+    off += (j % L->shape[d]) * L->strides[d];
+    j /= L->shape[d];
+  }
+  return off;
+}
+
+// One tensor: its buffers (outputs may alias inputs: donation), its size,
+// its first work item and its group. Pointers are device addresses.
+struct sched_opt_tensor {
+  SCHED_GLOBAL sched_u8* param;
+  SCHED_GLOBAL sched_u8* grad;
+  SCHED_GLOBAL sched_u8* s0;  // SGD: v; Adam: m
+  SCHED_GLOBAL sched_u8* s1;  // Adam: v (SGD: unused)
+  SCHED_GLOBAL sched_u8* out_param;
+  SCHED_GLOBAL sched_u8* out_s0;
+  SCHED_GLOBAL sched_u8* out_s1;
+  sched_i64 size;
+  sched_i32 first_chunk;  // prefix sum of the chunks of the tensors before
+  sched_i16 group;
+  sched_i16 dtype;
+  sched_i32 grad_layout;  // -1: row-contiguous, else an index into the layouts
+};
+
+// A group's values at this step, computed once per work item.
+struct sched_opt_scalars {
+  float lr;   // schedule at the step before the increment (as MLX)
+  float wd;
+  float bc1;  // 1 - b1^t and 1 - b2^t at t = step + 1 (float32, as MLX)
+  float bc2;
+};
+
+SCHED_FN sched_i64 sched_opt_chunks(sched_i64 size) { return (size + SCHED_OPT_CHUNK - 1) / SCHED_OPT_CHUNK; }
+
+// The tensor a work item belongs to: the last one whose first chunk is <= chunk.
+SCHED_FN sched_i32 sched_opt_find_tensor(const SCHED_GLOBAL sched_opt_tensor* t, sched_i32 n, sched_i32 chunk) {
+  sched_i32 lo = 0, hi = n - 1;
+  while (lo < hi) {
+    sched_i32 mid = (lo + hi + 1) / 2;
+    if (t[mid].first_chunk <= chunk) {
+      lo = mid;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return lo;
+}
+
+SCHED_FN float sched_opt_program_value(const SCHED_GLOBAL sched_i32* programs, sched_i32 R, sched_i32 row, sched_step st) {
+  const SCHED_GLOBAL sched_i32* member = programs + (sched_i64)row * R * SCHED_WORDS;
+  return sched_eval(member, sched_member_nseg(member, R), st);
+}
+
+SCHED_FN sched_opt_scalars sched_opt_group_scalars(
+    sched_opt_group g, const SCHED_GLOBAL sched_i32* programs, sched_i32 R, sched_u64 step) {
+  sched_opt_scalars s;
+  sched_step st = sched_step_from_u64(step);
+  s.lr = sched_opt_program_value(programs, R, g.lr_prog, st);
+  s.wd = sched_opt_program_value(programs, R, g.wd_prog, st);
+  // MLX: b ** step with step the uint64 counter after the increment, in float32
+  const float t = (float)(step + 1);
+  s.bc1 = 1.0f - sched_pow_pos(g.b1, t);
+  s.bc2 = 1.0f - sched_pow_pos(g.b2, t);
+  return s;
+}
+
+// x rounded to the parameter dtype (a no-op for float32).
+template <typename T>
+SCHED_FN float sched_opt_round(float x) {
+  return static_cast<float>(static_cast<T>(x));
+}
+
+// One element. p, g, s0, s1: the loaded values (as float); the new values
+// are written back through the references. Each line is one MLX op.
+template <typename T, int KIND>
+SCHED_FN void sched_opt_update(
+    SCHED_THREAD float& p, float g, SCHED_THREAD float& s0, SCHED_THREAD float& s1,
+    sched_opt_group G, sched_opt_scalars S) {
+#define R_ sched_opt_round<T>
+  const float lr = R_(S.lr);  // learning_rate.astype(gradient.dtype)
+  if (KIND == SCHED_OPT_SGD) {
+    if (G.flags & SCHED_OPT_WEIGHT_DECAY) g = R_(g + R_(R_(S.wd) * p));
+    if (!(G.flags & SCHED_OPT_MOMENTUM)) {
+      p = R_(p - R_(lr * g));
+      return;
+    }
+    float v = R_(R_(G.momentum) * s0);
+    v = R_(v + R_(R_(G.one_minus_dampening) * g));
+    const float update = (G.flags & SCHED_OPT_NESTEROV) ? R_(g + R_(R_(G.momentum) * v)) : v;
+    s0 = v;
+    p = R_(p - R_(lr * update));
+    return;
+  }
+  if (KIND == SCHED_OPT_ADAMW) p = R_(p * R_(1.0f - R_(lr * R_(S.wd))));
+  const float m = R_(R_(R_(G.b1) * s0) + R_(R_(G.one_minus_b1) * g));
+  const float v = R_(R_(R_(G.b2) * s1) + R_(R_(G.one_minus_b2) * R_(g * g)));
+  s0 = m;
+  s1 = v;
+  const float sq = R_(sched_sqrt(v));
+  if (G.flags & SCHED_OPT_BIAS_CORRECTION) {
+    const float c1 = R_(lr / S.bc1);              // float32, then astype
+    const float c2 = R_(1.0f / sched_sqrt(S.bc2));      // rsqrt in float32, then astype
+    p = R_(p - R_(R_(c1 * m) / R_(R_(sq * c2) + R_(G.eps))));
+  } else {
+    p = R_(p - R_(R_(lr * m) / R_(sq + R_(G.eps))));
+  }
+#undef R_
+}
+
+// Lane `lane` of the work item that covers elements [base, base + CHUNK) of
+// tensor t: elements base + lane + k * LANES.
+template <typename T, int KIND>
+SCHED_FN void sched_opt_lane(
+    sched_opt_tensor t, const SCHED_GLOBAL sched_opt_layout* layouts, sched_i64 base, sched_i32 lane,
+    sched_opt_group G, sched_opt_scalars S) {
+  SCHED_GLOBAL const T* P = reinterpret_cast<SCHED_GLOBAL const T*>(t.param);
+  SCHED_GLOBAL const T* Gr = reinterpret_cast<SCHED_GLOBAL const T*>(t.grad);
+  SCHED_GLOBAL const T* S0 = reinterpret_cast<SCHED_GLOBAL const T*>(t.s0);
+  SCHED_GLOBAL const T* S1 = reinterpret_cast<SCHED_GLOBAL const T*>(t.s1);
+  SCHED_GLOBAL T* OP = reinterpret_cast<SCHED_GLOBAL T*>(t.out_param);
+  SCHED_GLOBAL T* OS0 = reinterpret_cast<SCHED_GLOBAL T*>(t.out_s0);
+  SCHED_GLOBAL T* OS1 = reinterpret_cast<SCHED_GLOBAL T*>(t.out_s1);
+  const bool two = KIND != SCHED_OPT_SGD;
+  const bool one = two || (G.flags & SCHED_OPT_MOMENTUM);
+  for (sched_i32 k = 0; k < SCHED_OPT_PER_LANE; ++k) {
+    const sched_i64 j = base + lane + (sched_i64)k * SCHED_OPT_LANES;
+    if (j >= t.size) break;
+    float p = static_cast<float>(P[j]);
+    float s0 = one ? static_cast<float>(S0[j]) : 0.0f;
+    float s1 = two ? static_cast<float>(S1[j]) : 0.0f;
+    const float g = static_cast<float>(Gr[t.grad_layout < 0 ? j : sched_opt_offset(layouts + t.grad_layout, j)]);
+    sched_opt_update<T, KIND>(p, g, s0, s1, G, S);
+    OP[j] = static_cast<T>(p);
+    if (one) OS0[j] = static_cast<T>(s0);
+    if (two) OS1[j] = static_cast<T>(s1);
+  }
+}
+
