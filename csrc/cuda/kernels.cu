@@ -220,6 +220,8 @@ CUfunction range_kernel() {
   return f;
 }
 
+const void* fused_step_symbol(int kind);  // optim_kernels.cu
+
 const std::vector<KernelInfo>& load_kernels() {
   static const std::vector<KernelInfo> info = [] {
     struct Sym {
@@ -239,6 +241,9 @@ const std::vector<KernelInfo>& load_kernels() {
         {"steps_f16", reinterpret_cast<const void*>(&steps_kernel_impl<__half>)},
         {"steps_bf16", reinterpret_cast<const void*>(&steps_kernel_impl<__nv_bfloat16>)},
         {"steps_f32", reinterpret_cast<const void*>(&steps_kernel_impl<float>)},
+        {"fused_sgd", fused_step_symbol(SCHED_OPT_SGD)},
+        {"fused_adam", fused_step_symbol(SCHED_OPT_ADAM)},
+        {"fused_adamw", fused_step_symbol(SCHED_OPT_ADAMW)},
     };
     std::vector<KernelInfo> v;
     for (const Sym& s : syms) {

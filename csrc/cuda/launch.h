@@ -8,6 +8,8 @@
 #include <cuda.h>
 #include <cstdint>
 
+#include "math/optim.h"
+
 namespace mlx_sched::cuda {
 
 constexpr int kMaxDims = 8;      // strided step arrays of up to 8 dims
@@ -37,6 +39,32 @@ enum class StepType { u8, u16, u32, u64, i8, i16, i32, i64, f16, bf16, f32 };
 // libmlx's ("invalid resource handle").
 CUfunction steps_kernel(StepType t);
 CUfunction range_kernel();
+
+// The fused optimizer step: the whole tensor table travels as the kernel's
+// argument (CUDA 12.1+: up to 32764 bytes), so a step needs no host-written
+// device buffer. Steps with more tensors or strided gradients than one
+// table holds are split into several launches; only the first writes the
+// step and the learning rates. Groups: at most kOptMaxGroups on the GPU.
+constexpr int kOptMaxTensors = 320;
+constexpr int kOptMaxLayouts = 32;
+constexpr int kOptMaxGroups = 64;
+
+struct OptLaunch {
+  const uint64_t* step;
+  const int32_t* programs;
+  uint64_t* step_out;   // null except in the first launch
+  float* lr_out;
+  int32_t R;
+  int32_t ngroups;
+  int32_t ntensors;
+  int32_t nchunks;
+  sched_opt_group groups[kOptMaxGroups];
+  sched_opt_layout layouts[kOptMaxLayouts];
+  sched_opt_tensor tensors[kOptMaxTensors];
+};
+static_assert(sizeof(OptLaunch) <= 32764, "CUDA kernel arguments are limited to 32764 bytes");
+
+CUfunction fused_step_kernel(int kind);  // kind: SCHED_OPT_SGD/ADAM/ADAMW
 
 // Loads every kernel now (once per process; later calls return the same
 // list), so that no launch inside MLX's CUDA graph pays CUDA's lazy module
