@@ -21,7 +21,9 @@ void FusedStep::eval_gpu(const std::vector<mx::array>& inputs, std::vector<mx::a
   // A whole page keeps the step and the learning rates on the device (see ScheduleEval::eval_gpu).
   Table table = prepare(
       inputs, outputs, [](size_t n) { return mx::allocator::malloc(std::max<size_t>(n, 4096)); },
-      [](const mx::array& a) { return a.size() ? mx::gpu_ptr<sched_u8>(a) : nullptr; });
+      [](const mx::array& a) -> sched_u8* {
+        return a.size() ? const_cast<sched_u8*>(mx::gpu_ptr<sched_u8>(a)) : nullptr;
+      });
   auto& enc = mx::cu::get_command_encoder(stream());
   for (const auto& in : inputs) enc.set_input_array(in);
   for (const auto& out : outputs) enc.set_output_array(out);
