@@ -156,16 +156,22 @@ def test_parity_with_mlx(model, config, dtype):
 @pytest.mark.parametrize("config", ["sgd_nesterov", "adamw_bias"])
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_compiled(config, dtype):
-    """Inside mx.compile(inputs=state, outputs=state): the same as eager (bit
-    for bit: the same primitive) and within tolerance of MLX compiled."""
+    """Inside mx.compile(inputs=state, outputs=state) (the whole training step:
+    forward, backward, update): as close to our eager run as MLX's compiled
+    run is to MLX's eager run (on the CPU both are bit for bit the same; on
+    the GPU MLX's compiled forward and backward round differently), and
+    close to MLX compiled."""
     make_ref, make_ours = CONFIGS[config]
     make_model, in_shape = MODELS["transformer"]
     dt = DTYPES[dtype]
     m_eager, _ = train(make_model, in_shape, make_ours(warmup_cosine()), dt, steps=50)
     m_comp, o_comp = train(make_model, in_shape, make_ours(warmup_cosine()), dt, steps=50, compiled=True)
-    m_ref, _ = train(make_model, in_shape, make_ref(warmup_cosine()), dt, steps=50, compiled=True)
-    assert max_rel_diff(m_eager.parameters(), m_comp.parameters()) == 0.0
-    assert close_to_mlx(m_comp.parameters(), m_ref.parameters(), make_ref, make_model, in_shape, dtype, steps=50)
+    r_eager, _ = train(make_model, in_shape, make_ref(warmup_cosine()), dt, steps=50)
+    r_comp, _ = train(make_model, in_shape, make_ref(warmup_cosine()), dt, steps=50, compiled=True)
+    ours = max_rel_diff(m_eager.parameters(), m_comp.parameters())
+    theirs = max_rel_diff(r_eager.parameters(), r_comp.parameters())
+    assert ours <= 2 * theirs + (0.0 if mx.default_device() == mx.cpu else TOL[dtype]), (ours, theirs)
+    assert close_to_mlx(m_comp.parameters(), r_comp.parameters(), make_ref, make_model, in_shape, dtype, steps=50)
     assert o_comp.state["step"].item() == 50
 
 
