@@ -52,18 +52,21 @@ Returns:
   m.def(
       "fused_step",
       [](int kind, const mx::array& step, const mx::array& programs, const std::vector<GroupTuple>& groups,
-         const std::vector<int>& group_of, const std::vector<mx::array>& params,
-         const std::vector<mx::array>& grads, const std::vector<mx::array>& states, mx::StreamOrDevice s) {
+         const std::vector<int>& group_of, const std::vector<mx::array>& grads,
+         const std::vector<mx::array>& param_sources, const std::vector<int>& param_src,
+         const std::vector<int64_t>& param_off, const std::vector<int>& bucket_of,
+         const std::vector<int64_t>& offset, const std::vector<mx::array>& states, mx::StreamOrDevice s) {
         std::vector<sched_opt_group> gs;
         for (const auto& g : groups) {
           gs.push_back({std::get<0>(g), std::get<1>(g), std::get<2>(g), std::get<3>(g), std::get<4>(g),
                         std::get<5>(g), std::get<6>(g), std::get<7>(g), std::get<8>(g), std::get<9>(g)});
         }
-        return mlx_sched::fused_step(kind, step, programs, gs, group_of, params, grads, states, s);
+        return mlx_sched::fused_step(kind, step, programs, gs, group_of, grads, param_sources, param_src, param_off,
+                                     bucket_of, offset, states, s);
       },
-      "kind"_a, "step"_a, "programs"_a, "groups"_a, "group_of"_a, "params"_a, "grads"_a, "states"_a,
-      nb::kw_only(), "stream"_a = nb::none(),
-      R"(One fused optimizer step over every tensor (one primitive).
+      "kind"_a, "step"_a, "programs"_a, "groups"_a, "group_of"_a, "grads"_a, "param_sources"_a, "param_src"_a,
+      "param_off"_a, "bucket_of"_a, "offset"_a, "states"_a, nb::kw_only(), "stream"_a = nb::none(),
+      R"(One fused optimizer step over every tensor (one primitive, one kernel).
 
 Args:
     kind (int): OPTIMIZERS["sgd"|"adam"|"adamw"].
@@ -71,12 +74,24 @@ Args:
     programs (array): int32 (P, R, 16), the groups' schedule programs.
     groups (list[tuple]): per group (lr_prog, wd_prog, flags, momentum,
         1 - dampening, b1, 1 - b1, b2, 1 - b2, eps).
-    group_of (list[int]): the group of each parameter.
-    params, grads (list[array]): same shapes and dtypes pairwise.
-    states (list[array]): SGD: v per parameter; Adam/AdamW: all m, then all v.
+    group_of (list[int]): the group of each tensor.
+    grads (list[array]): the gradients (any layout).
+    param_sources (list[array]): the parameters: previous flat buffers, or
+        the tensors themselves.
+    param_src, param_off (list[int]): each tensor's source and element offset in it.
+    bucket_of, offset (list[int]): each tensor's bucket (flat buffer) and element offset in it.
+    states (list[array]): per bucket, flat states (SGD: v; Adam/AdamW: m, v).
 
 Returns:
-    list[array]: [step + 1, learning rates, new params..., new states...].)");
+    list[array]: [step + 1, learning rates, flat params per bucket, flat states].)");
+
+  m.def(
+      "flat_view",
+      [](const mx::array& flat, int64_t offset, const std::vector<int>& shape, mx::StreamOrDevice s) {
+        return mlx_sched::flat_view(flat, offset, mx::Shape(shape.begin(), shape.end()), s);
+      },
+      "flat"_a, "offset"_a, "shape"_a, nb::kw_only(), "stream"_a = nb::none(),
+        "A row-contiguous view of ``shape`` at element ``offset`` of a flat array (no copy).");
 
   nb::dict optimizers;
   optimizers["sgd"] = SCHED_OPT_SGD;

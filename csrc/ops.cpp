@@ -90,7 +90,9 @@ std::string shape_str(const mx::array& a) {
 
 std::vector<mx::array> fused_step(
     int kind, const mx::array& step, const mx::array& programs, const std::vector<sched_opt_group>& groups,
-    const std::vector<int>& group_of, const std::vector<mx::array>& params, const std::vector<mx::array>& grads,
+    const std::vector<int>& group_of, const std::vector<mx::array>& grads,
+    const std::vector<mx::array>& param_sources, const std::vector<int>& param_src,
+    const std::vector<int64_t>& param_off, const std::vector<int>& bucket_of, const std::vector<int64_t>& offset,
     const std::vector<mx::array>& states, mx::StreamOrDevice s) {
   if (kind != SCHED_OPT_SGD && kind != SCHED_OPT_ADAM && kind != SCHED_OPT_ADAMW) {
     fail("kind must be 0 (SGD), 1 (Adam) or 2 (AdamW), but got " + std::to_string(kind) + ".");
@@ -107,54 +109,98 @@ std::vector<mx::array> fused_step(
       fail("groups[" + std::to_string(i) + "] names a program outside the " + std::to_string(P) + " given.");
     }
   }
-  const size_t n = params.size();
+  const size_t n = grads.size();
   const size_t ns = kind == SCHED_OPT_SGD ? 1 : 2;
-  if (grads.size() != n || group_of.size() != n) fail("params, grads and group_of must have the same length.");
-  if (states.size() != ns * n) {
-    fail("states must hold " + std::to_string(ns) + " arrays per parameter (" + std::to_string(ns * n) +
-         "), but got " + std::to_string(states.size()) + ".");
+  if (group_of.size() != n || param_src.size() != n || param_off.size() != n || bucket_of.size() != n ||
+      offset.size() != n) {
+    fail("grads, group_of, param_src, param_off, bucket_of and offset must have the same length.");
+  }
+  if (states.empty() || states.size() % ns != 0) {
+    fail("states must hold " + std::to_string(ns) + " flat arrays per bucket, but got " +
+         std::to_string(states.size()) + ".");
+  }
+  const size_t nb = states.size() / ns;
+  FusedStep::Layout layout;
+  for (size_t b = 0; b < nb; ++b) {
+    const auto& st = states[b * ns];
+    for (size_t k = 0; k < ns; ++k) {
+      const auto& a = states[b * ns + k];
+      if (a.ndim() != 1 || a.shape(0) != st.shape(0) || a.dtype() != st.dtype() ||
+          (a.dtype() != mx::float32 && a.dtype() != mx::float16 && a.dtype() != mx::bfloat16)) {
+        fail("states[" + std::to_string(b * ns + k) + "] must be a flat float32, float16 or bfloat16 array "
+             "of its bucket's size and dtype.");
+      }
+    }
+    layout.bucket_size.push_back(st.shape(0));
   }
   int64_t chunks = 0;
   for (size_t i = 0; i < n; ++i) {
-    const auto& p = params[i];
+    const auto& g = grads[i];
     const std::string at = "[" + std::to_string(i) + "]";
-    if (p.dtype() != mx::float32 && p.dtype() != mx::float16 && p.dtype() != mx::bfloat16) {
-      std::ostringstream o;
-      o << "params" << at << " must be float32, float16 or bfloat16, but got " << p.dtype() << ".";
-      fail(o.str());
-    }
     if (group_of[i] < 0 || group_of[i] >= static_cast<int>(groups.size())) {
       fail("group_of" + at + " = " + std::to_string(group_of[i]) + " is not a group.");
     }
-    auto same = [&](const mx::array& a, const std::string& name) {
-      if (a.shape() != p.shape() || a.dtype() != p.dtype()) {
-        std::ostringstream o;
-        o << name << " has shape " << shape_str(a) << " and dtype " << a.dtype() << ", but params" << at
-          << " has shape " << shape_str(p) << " and dtype " << p.dtype() << ".";
-        fail(o.str());
-      }
-    };
-    same(grads[i], "grads" + at);
-    for (size_t k = 0; k < ns; ++k) same(states[k * n + i], "states[" + std::to_string(k * n + i) + "]");
-    chunks += sched_opt_chunks(p.size());
+    if (bucket_of[i] < 0 || bucket_of[i] >= static_cast<int>(nb)) {
+      fail("bucket_of" + at + " = " + std::to_string(bucket_of[i]) + " is not a bucket.");
+    }
+    const auto& st = states[bucket_of[i] * ns];
+    if (g.dtype() != st.dtype() || offset[i] < 0 || offset[i] + static_cast<int64_t>(g.size()) > st.shape(0)) {
+      std::ostringstream o;
+      o << "grads" << at << " (dtype " << g.dtype() << ", " << g.size() << " elements at offset " << offset[i]
+        << ") does not fit its bucket (dtype " << st.dtype() << ", " << st.shape(0) << " elements).";
+      fail(o.str());
+    }
+    if (param_src[i] < 0 || param_src[i] >= static_cast<int>(param_sources.size())) {
+      fail("param_src" + at + " = " + std::to_string(param_src[i]) + " is not a parameter source.");
+    }
+    const auto& p = param_sources[param_src[i]];
+    const bool whole = p.shape() == g.shape() && param_off[i] == 0;
+    const bool flat = p.ndim() == 1 && param_off[i] >= 0 && param_off[i] + static_cast<int64_t>(g.size()) <= p.size();
+    if (p.dtype() != g.dtype() || !(whole || flat)) {
+      std::ostringstream o;
+      o << "the parameter of grads" << at << " (source " << param_src[i] << ", shape " << shape_str(p) << ", dtype "
+        << p.dtype() << ", offset " << param_off[i] << ") does not match the gradient's shape "
+        << shape_str(g) << " and dtype " << g.dtype() << ".";
+      fail(o.str());
+    }
+    chunks += sched_opt_chunks(g.size());
+    layout.group_of.push_back(static_cast<int16_t>(group_of[i]));
   }
   if (chunks > INT32_MAX) fail("too many elements for one step.");
+  layout.param_src = param_src;
+  layout.param_off = param_off;
+  layout.bucket_of = bucket_of;
+  layout.offset = offset;
 
-  std::vector<int16_t> g16(group_of.begin(), group_of.end());
   std::vector<mx::Shape> shapes = {{}, groups.size() == 1 ? mx::Shape{} : mx::Shape{static_cast<int>(groups.size())}};
   std::vector<mx::Dtype> dtypes = {mx::uint64, mx::float32};
-  std::vector<mx::array> inputs = {step, programs};
-  for (size_t k = 0; k < 1 + ns; ++k) {
-    for (size_t i = 0; i < n; ++i) {
-      shapes.push_back(params[i].shape());
-      dtypes.push_back(params[i].dtype());
-    }
+  for (size_t b = 0; b < nb; ++b) {
+    shapes.push_back(states[b * ns].shape());
+    dtypes.push_back(states[b * ns].dtype());
   }
-  inputs.insert(inputs.end(), params.begin(), params.end());
+  for (const auto& a : states) {
+    shapes.push_back(a.shape());
+    dtypes.push_back(a.dtype());
+  }
+  std::vector<mx::array> inputs = {step, programs};
   inputs.insert(inputs.end(), grads.begin(), grads.end());
+  inputs.insert(inputs.end(), param_sources.begin(), param_sources.end());
   inputs.insert(inputs.end(), states.begin(), states.end());
   return mx::array::make_arrays(
-      std::move(shapes), dtypes, std::make_shared<FusedStep>(mx::to_stream(s), kind, groups, std::move(g16)), inputs);
+      std::move(shapes), dtypes, std::make_shared<FusedStep>(mx::to_stream(s), kind, groups, std::move(layout)),
+      inputs);
+}
+
+mx::array flat_view(const mx::array& flat, int64_t offset, const mx::Shape& shape, mx::StreamOrDevice s) {
+  int64_t size = 1;
+  for (auto d : shape) {
+    if (d < 0) fail("flat_view: negative dimension.");
+    size *= d;
+  }
+  if (flat.ndim() != 1 || offset < 0 || offset + size > flat.size()) {
+    throw std::invalid_argument("[flat_view] the view must lie inside a flat (1-D) array.");
+  }
+  return mx::array(shape, flat.dtype(), std::make_shared<FlatView>(mx::to_stream(s), offset), {flat});
 }
 
 }  // namespace mlx_sched

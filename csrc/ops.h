@@ -19,12 +19,17 @@ mx::array schedule_eval(
 mx::array schedule_values(
     const mx::array& program, const mx::array& start, int n, bool batched, mx::StreamOrDevice s = {});
 
-// One fused optimizer step (kind: SCHED_OPT_SGD/ADAM/ADAMW, math/optim.h).
-// states: SGD's v per tensor, or Adam's m then v per tensor. Returns
-// [step + 1, learning rates, new params..., new states...].
+// One fused optimizer step (kind: SCHED_OPT_SGD/ADAM/ADAMW, math/optim.h)
+// over n tensors held in flat buffers per bucket (primitives.h: FusedStep).
+// Returns [step + 1, learning rates, flat params per bucket, flat states].
 std::vector<mx::array> fused_step(
     int kind, const mx::array& step, const mx::array& programs, const std::vector<sched_opt_group>& groups,
-    const std::vector<int>& group_of, const std::vector<mx::array>& params, const std::vector<mx::array>& grads,
+    const std::vector<int>& group_of, const std::vector<mx::array>& grads,
+    const std::vector<mx::array>& param_sources, const std::vector<int>& param_src,
+    const std::vector<int64_t>& param_off, const std::vector<int>& bucket_of, const std::vector<int64_t>& offset,
     const std::vector<mx::array>& states, mx::StreamOrDevice s = {});
+
+// The parameter of `shape` at element `offset` of the flat buffer `flat`.
+mx::array flat_view(const mx::array& flat, int64_t offset, const mx::Shape& shape, mx::StreamOrDevice s = {});
 
 }  // namespace mlx_sched

@@ -72,17 +72,25 @@ std::pair<std::vector<mx::array>, std::vector<int>> ScheduleEval::vmap(
 
 bool FusedStep::is_equivalent(const mx::Primitive& other) const {
   const auto& o = static_cast<const FusedStep&>(other);
-  return kind_ == o.kind_ && group_of_ == o.group_of_ && groups_.size() == o.groups_.size() &&
+  return kind_ == o.kind_ && layout_ == o.layout_ && groups_.size() == o.groups_.size() &&
       std::memcmp(groups_.data(), o.groups_.data(), groups_.size() * sizeof(sched_opt_group)) == 0;
 }
 
 std::vector<mx::Shape> FusedStep::output_shapes(const std::vector<mx::array>& inputs) {
   std::vector<mx::Shape> shapes = {{}, groups_.size() == 1 ? mx::Shape{} : mx::Shape{int(groups_.size())}};
-  const int n = num_tensors();
-  for (int k = 0; k < 1 + num_states(); ++k) {
-    for (int i = 0; i < n; ++i) shapes.push_back(inputs[2 + i].shape());
-  }
+  for (int b = 0; b < num_buckets(); ++b) shapes.push_back({static_cast<int>(layout_.bucket_size[b])});
+  for (int b = 0; b < num_buckets() * num_states(); ++b) shapes.push_back(inputs[inputs.size() - num_buckets() * num_states() + b].shape());
   return shapes;
+}
+
+void FlatView::eval(const std::vector<mx::array>& inputs, mx::array& out) {
+  mx::Strides strides(out.ndim(), 1);
+  for (int d = out.ndim() - 2; d >= 0; --d) strides[d] = strides[d + 1] * out.shape(d + 1);
+  auto flags = inputs[0].flags();
+  flags.row_contiguous = true;
+  flags.contiguous = true;
+  flags.col_contiguous = out.ndim() <= 1 || out.size() <= 1;
+  out.copy_shared_buffer(inputs[0], strides, flags, out.size(), offset_);
 }
 
 namespace {
@@ -112,7 +120,11 @@ bool collapse(const mx::array& a, sched_opt_layout& L) {
 FusedStep::Table FusedStep::prepare(
     const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs, const Malloc& malloc,
     const Address& address) {
-  const int n = num_tensors(), ns = num_states();
+  const int n = num_tensors(), nb = num_buckets(), ns = num_states();
+  const int nsrc = static_cast<int>(inputs.size()) - 2 - n - nb * ns;
+  auto grad = [&](int i) -> const mx::array& { return inputs[2 + i]; };
+  auto source = [&](int k) -> const mx::array& { return inputs[2 + n + k]; };
+  auto state = [&](int b, int k) -> const mx::array& { return inputs[2 + n + nsrc + b * ns + k]; };
   // Each output holds its own copy of the inputs: drop the other outputs'
   // copies (MLX detaches them after this eval anyway) so that an input only
   // this step holds counts as donatable.
@@ -123,46 +135,63 @@ FusedStep::Table FusedStep::prepare(
   }
   outputs[0].set_data(malloc(outputs[0].nbytes()));
   outputs[1].set_data(malloc(outputs[1].nbytes()));
+  auto donate_or_malloc = [&](const mx::array& in, mx::array& out) {
+    if (in.is_donatable() && in.flags().row_contiguous && in.size() == out.size() && in.dtype() == out.dtype()) {
+      out.copy_shared_buffer(in);
+    } else {
+      out.set_data(malloc(out.nbytes()));
+    }
+  };
+  // A bucket's flat parameters are donated when its one source is the previous flat buffer.
+  for (int b = 0; b < nb; ++b) {
+    int src = -1;
+    bool single = true;
+    for (int i = 0; i < n; ++i) {
+      if (layout_.bucket_of[i] != b) continue;
+      if (src >= 0 && src != layout_.param_src[i]) single = false;
+      if (layout_.param_off[i] != layout_.offset[i]) single = false;
+      src = layout_.param_src[i];
+    }
+    auto& out = outputs[2 + b];
+    if (src >= 0 && single && source(src).ndim() == 1) {
+      donate_or_malloc(source(src), out);
+    } else {
+      out.set_data(malloc(out.nbytes()));
+    }
+    for (int k = 0; k < ns; ++k) donate_or_malloc(state(b, k), outputs[2 + nb + b * ns + k]);
+  }
   Table t;
+  auto strided = [&](const mx::array& a) -> sched_i32 {
+    if (a.flags().row_contiguous) return -1;
+    sched_opt_layout L;
+    if (!collapse(a, L)) {
+      throw std::invalid_argument("[FusedStep::eval] a gradient or parameter has more than 4 strided dims.");
+    }
+    t.layouts.push_back(L);
+    return static_cast<sched_i32>(t.layouts.size() - 1);
+  };
   for (int i = 0; i < n; ++i) {
-    const auto& group = groups_[group_of_[i]];
-    const bool keeps_s0 = kind_ == SCHED_OPT_SGD && !(group.flags & SCHED_OPT_MOMENTUM);
-    auto bind = [&](const mx::array& in, mx::array& out, bool share) -> sched_u8* {
-      if (!in.flags().row_contiguous) {
-        throw std::invalid_argument(
-            "[FusedStep::eval] parameters and optimizer states must be row-contiguous (gradients may be strided).");
-      }
-      if (share || in.is_donatable()) {
-        out.copy_shared_buffer(in);
-      } else {
-        out.set_data(malloc(out.nbytes()));
-      }
-      return address(out);
-    };
+    const int b = layout_.bucket_of[i];
+    const auto& g = grad(i);
+    const auto& p = source(layout_.param_src[i]);
+    const int64_t bytes = static_cast<int64_t>(g.itemsize());
+    const int64_t off = layout_.offset[i] * bytes;
     sched_opt_tensor e{};
-    const auto& g = inputs[2 + n + i];
-    e.param = address(inputs[2 + i]);
+    e.param = address(p) + layout_.param_off[i] * bytes;
+    e.param_layout = p.ndim() == 1 ? -1 : strided(p);  // a flat source, or the tensor itself
     e.grad = address(g);
-    e.out_param = bind(inputs[2 + i], outputs[2 + i], false);
-    e.s0 = address(inputs[2 + 2 * n + i]);
-    e.out_s0 = bind(inputs[2 + 2 * n + i], outputs[2 + n + i], keeps_s0);
+    e.grad_layout = strided(g);
+    e.out_param = address(outputs[2 + b]) + off;
+    e.s0 = address(state(b, 0)) + off;
+    e.out_s0 = address(outputs[2 + nb + b * ns]) + off;
     if (ns == 2) {
-      e.s1 = address(inputs[2 + 3 * n + i]);
-      e.out_s1 = bind(inputs[2 + 3 * n + i], outputs[2 + 2 * n + i], false);
+      e.s1 = address(state(b, 1)) + off;
+      e.out_s1 = address(outputs[2 + nb + b * ns + 1]) + off;
     }
     e.size = static_cast<sched_i64>(g.size());
     e.first_chunk = static_cast<sched_i32>(t.chunks);
-    e.group = group_of_[i];
+    e.group = layout_.group_of[i];
     e.dtype = g.dtype() == mx::float32 ? SCHED_OPT_F32 : g.dtype() == mx::float16 ? SCHED_OPT_F16 : SCHED_OPT_BF16;
-    e.grad_layout = -1;
-    if (!g.flags().row_contiguous) {
-      sched_opt_layout L;
-      if (!collapse(g, L)) {
-        throw std::invalid_argument("[FusedStep::eval] a gradient has more than 4 strided dims.");
-      }
-      e.grad_layout = static_cast<sched_i32>(t.layouts.size());
-      t.layouts.push_back(L);
-    }
     t.chunks += sched_opt_chunks(e.size);
     t.tensors.push_back(e);
   }

@@ -51,14 +51,29 @@ class ScheduleEval : public mx::UnaryPrimitive {
   int n_;  // Range mode: number of steps
 };
 
-// One optimizer step over n tensors (math/optim.h). Inputs: step (uint64
-// scalar), programs (int32 (P, R, 16)), then n params, n grads, and n (SGD)
-// or 2n (Adam, AdamW) states. Outputs: step + 1, the groups' learning rates
-// (scalar for one group, else (G,)), n new params, then the new states.
+// One optimizer step over n tensors kept in flat buffers, one per dtype
+// ("bucket"; math/optim.h). Inputs: step (uint64 scalar), programs (int32
+// (P, R, 16)), the n gradients (any layout), the parameter sources (the
+// previous step's flat buffers, or the tensors themselves), then per bucket
+// its flat states (v for SGD, m and v for Adam/AdamW). Outputs: step + 1, the
+// groups' learning rates (scalar for one group, else (G,)), the new flat
+// parameters per bucket, then the new flat states. Constant in the number of
+// outputs: an MLX primitive with an output per tensor costs O(outputs x
+// inputs) to build and to schedule (30 + 23 ms at 291 tensors, measured).
 class FusedStep : public mx::Primitive {
  public:
-  FusedStep(mx::Stream stream, int kind, std::vector<sched_opt_group> groups, std::vector<int16_t> group_of)
-      : mx::Primitive(stream), kind_(kind), groups_(std::move(groups)), group_of_(std::move(group_of)) {}
+  struct Layout {
+    std::vector<int16_t> group_of;   // per tensor
+    std::vector<int32_t> param_src;  // per tensor: which parameter source
+    std::vector<int64_t> param_off;  // per tensor: element offset in it
+    std::vector<int32_t> bucket_of;  // per tensor
+    std::vector<int64_t> offset;     // per tensor: element offset in its bucket
+    std::vector<int64_t> bucket_size;
+    bool operator==(const Layout&) const = default;
+  };
+
+  FusedStep(mx::Stream stream, int kind, std::vector<sched_opt_group> groups, Layout layout)
+      : mx::Primitive(stream), kind_(kind), groups_(std::move(groups)), layout_(std::move(layout)) {}
 
   void eval_cpu(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs) override;
   void eval_gpu(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs) override;
@@ -67,15 +82,14 @@ class FusedStep : public mx::Primitive {
   bool is_equivalent(const mx::Primitive& other) const override;
   std::vector<mx::Shape> output_shapes(const std::vector<mx::array>& inputs) override;
 
-  int kind() const { return kind_; }
-  int num_tensors() const { return static_cast<int>(group_of_.size()); }
+  int num_tensors() const { return static_cast<int>(layout_.group_of.size()); }
+  int num_buckets() const { return static_cast<int>(layout_.bucket_size.size()); }
   int num_states() const { return kind_ == SCHED_OPT_SGD ? 1 : 2; }
-  const std::vector<sched_opt_group>& groups() const { return groups_; }
 
-  // What every backend does before binding: outputs allocated (params and
-  // states donated when nothing else holds them; a state SGD without
-  // momentum leaves alone is the input's buffer), and one table entry per
-  // tensor with the addresses `address` gives. Strided gradients get a layout.
+  // What every backend does before binding: outputs allocated (flat
+  // parameters and states donated when nothing else holds their input), and
+  // one table entry per tensor with the addresses `address` gives (then
+  // offset). Strided gradients and parameters get a layout.
   struct Table {
     std::vector<sched_opt_tensor> tensors;
     std::vector<sched_opt_layout> layouts;
@@ -89,7 +103,24 @@ class FusedStep : public mx::Primitive {
  private:
   int kind_;
   std::vector<sched_opt_group> groups_;
-  std::vector<int16_t> group_of_;
+  Layout layout_;
+};
+
+// A row-contiguous view of `shape` at element `offset` of a flat buffer:
+// how a fused step hands out each parameter (no copy, no kernel).
+class FlatView : public mx::UnaryPrimitive {
+ public:
+  FlatView(mx::Stream stream, int64_t offset) : mx::UnaryPrimitive(stream), offset_(offset) {}
+  void eval_cpu(const std::vector<mx::array>& inputs, mx::array& out) override { eval(inputs, out); }
+  void eval_gpu(const std::vector<mx::array>& inputs, mx::array& out) override { eval(inputs, out); }
+  const char* name() const override { return "FlatView"; }
+  bool is_equivalent(const mx::Primitive& other) const override {
+    return offset_ == static_cast<const FlatView&>(other).offset_;
+  }
+
+ private:
+  void eval(const std::vector<mx::array>& inputs, mx::array& out);
+  int64_t offset_;
 };
 
 }  // namespace mlx_sched

@@ -104,6 +104,12 @@ def train(make_model, in_shape, opt, dtype, steps=STEPS, compiled=False):
     return model, opt
 
 
+def _lookup(tree, path):
+    for key in path.split("."):
+        tree = tree[int(key)] if isinstance(tree, list) else tree[key]
+    return tree
+
+
 def max_rel_diff(a, b):
     worst = 0.0
     for (ka, pa), (kb, pb) in zip(tree_flatten(a), tree_flatten(b)):
@@ -143,14 +149,16 @@ def test_parity_with_mlx(model, config, dtype):
     m1, o1 = train(make_model, in_shape, make_ref(warmup_cosine()), DTYPES[dtype])
     m2, o2 = train(make_model, in_shape, make_ours(warmup_cosine()), DTYPES[dtype])
     assert close_to_mlx(m2.parameters(), m1.parameters(), make_ref, make_model, in_shape, dtype)
-    state1 = {k: v for k, v in tree_flatten(o1.state)}
-    state2 = {k: v for k, v in tree_flatten(o2.state)}
-    assert state1.keys() == state2.keys()
-    assert state2["step"].item() == STEPS and state2["step"].dtype == mx.uint64
-    assert state2["learning_rate"].item() == pytest.approx(state1["learning_rate"].item(), rel=1e-6)
-    for k in state1:
-        assert state1[k].dtype == state2[k].dtype, k
-        assert state1[k].shape == state2[k].shape, k
+    assert o2.state["step"].item() == STEPS and o2.state["step"].dtype == mx.uint64
+    assert o2.state["learning_rate"].item() == pytest.approx(o1.state["learning_rate"].item(), rel=1e-6)
+    # each parameter's states, as mlx.optimizers keeps them (views of the flat states)
+    for path, p in tree_flatten(m2.parameters()):
+        theirs = _lookup(o1.state, path)
+        ours = o2.param_state(path)
+        assert ours.keys() == theirs.keys()
+        for name in ours:
+            assert ours[name].dtype == theirs[name].dtype == p.dtype
+            assert ours[name].shape == theirs[name].shape == p.shape
 
 
 @pytest.mark.parametrize("config", ["sgd_nesterov", "adamw_bias"])
@@ -282,8 +290,10 @@ def test_one_dispatch(kind, tmp_path):
     new = opt.apply_gradients(grads, params)
     outs = [v for _, v in tree_flatten(new)] + [v for _, v in tree_flatten(opt.state)]
     prims = graph_primitives(outs, tmp_path)
+    # one kernel; the parameters are handed out as views of its flat output (no kernel, no copy)
     assert prims.count("FusedStep") == 1
-    assert [p for p in prims if p != "FusedStep"] == []
+    assert prims.count("FlatView") == 30
+    assert set(prims) == {"FusedStep", "FlatView"}
     assert opt.state["learning_rate"].shape == (3,)
 
 
@@ -421,7 +431,7 @@ def test_bad_step_inputs(case):
 
 def test_raw_primitive_checks():
     prog = ms.constant(0.1).program
-    p, g, s = mx.zeros((3,)), mx.zeros((3,)), mx.zeros((3,))
+    g, flat = mx.zeros((3,)), mx.zeros((64,))
     group = (0, 0, 0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0)
     step = mx.array(0, mx.uint64)
     cases = [
@@ -430,12 +440,20 @@ def test_raw_primitive_checks():
         (dict(programs=mx.zeros((1, 2, 3), mx.int32)), "program must be an int32 array of shape (G, R, 16)"),
         (dict(groups=[(1, 0) + group[2:]]), "groups[0] names a program outside the 1 given"),
         (dict(group_of=[1]), "group_of[0] = 1 is not a group"),
-        (dict(states=[s, s]), "states must hold 1 arrays per parameter (1), but got 2"),
-        (dict(grads=[mx.zeros((2,))]), "grads[0] has shape (2,)"),
+        (dict(bucket_of=[1]), "bucket_of[0] = 1 is not a bucket"),
+        (dict(offset=[62]), "grads[0] (dtype float32, 3 elements at offset 62) does not fit its bucket"),
+        (dict(param_src=[2]), "param_src[0] = 2 is not a parameter source"),
+        (dict(param_sources=[mx.zeros((2, 2))]), "the parameter of grads[0] (source 0, shape (2, 2)"),
+        (dict(states=[flat.astype(mx.int32)]), "states[0] must be a flat float32, float16 or bfloat16 array"),
+        (dict(states=[]), "states must hold 1 flat arrays per bucket, but got 0"),
+        (dict(group_of=[]), "must have the same length"),
     ]
     for change, msg in cases:
-        args = dict(kind=0, step=step, programs=prog, groups=[group], group_of=[0], params=[p], grads=[g], states=[s])
+        args = dict(kind=0, step=step, programs=prog, groups=[group], group_of=[0], grads=[g], param_sources=[g],
+                    param_src=[0], param_off=[0], bucket_of=[0], offset=[0], states=[flat])
         args.update(change)
         with pytest.raises(ValueError) as e:
             _ext.fused_step(**args)
         assert msg in str(e.value)
+    with pytest.raises(ValueError, match="the view must lie inside a flat"):
+        _ext.flat_view(flat, 60, [2, 3])

@@ -30,8 +30,10 @@ void update_range(const sched_opt_tensor& t, const sched_opt_layout* layouts, in
   T* OS1 = reinterpret_cast<T*>(t.out_s1);
   const bool two = KIND != SCHED_OPT_SGD;
   const bool one = two || (G.flags & SCHED_OPT_MOMENTUM);
+  const bool copy_s0 = !one && t.out_s0 != t.s0;  // SGD without momentum keeps v
   for (int64_t j = begin; j < end; ++j) {
-    float p = static_cast<float>(P[j]);
+    float p = static_cast<float>(P[t.param_layout < 0 ? j : sched_opt_offset(layouts + t.param_layout, j)]);
+    if (copy_s0) OS0[j] = S0[j];
     float s0 = one ? static_cast<float>(S0[j]) : 0.0f;
     float s1 = two ? static_cast<float>(S1[j]) : 0.0f;
     const int64_t gj = t.grad_layout < 0 ? j : sched_opt_offset(layouts + t.grad_layout, j);

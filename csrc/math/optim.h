@@ -80,7 +80,8 @@ struct sched_opt_tensor {
   sched_i32 first_chunk;  // prefix sum of the chunks of the tensors before
   sched_i16 group;
   sched_i16 dtype;
-  sched_i32 grad_layout;  // -1: row-contiguous, else an index into the layouts
+  sched_i32 grad_layout;   // -1: row-contiguous, else an index into the layouts
+  sched_i32 param_layout;  // the same for the parameter (its first step only)
 };
 
 // A group's values at this step, computed once per work item.
@@ -183,10 +184,12 @@ SCHED_FN void sched_opt_lane(
   SCHED_GLOBAL T* OS1 = reinterpret_cast<SCHED_GLOBAL T*>(t.out_s1);
   const bool two = KIND != SCHED_OPT_SGD;
   const bool one = two || (G.flags & SCHED_OPT_MOMENTUM);
+  const bool copy_s0 = !one && t.out_s0 != t.s0;  // SGD without momentum keeps v
   for (sched_i32 k = 0; k < SCHED_OPT_PER_LANE; ++k) {
     const sched_i64 j = base + lane + (sched_i64)k * SCHED_OPT_LANES;
     if (j >= t.size) break;
-    float p = static_cast<float>(P[j]);
+    float p = static_cast<float>(P[t.param_layout < 0 ? j : sched_opt_offset(layouts + t.param_layout, j)]);
+    if (copy_s0) OS0[j] = S0[j];
     float s0 = one ? static_cast<float>(S0[j]) : 0.0f;
     float s1 = two ? static_cast<float>(S1[j]) : 0.0f;
     const float g = static_cast<float>(Gr[t.grad_layout < 0 ? j : sched_opt_offset(layouts + t.grad_layout, j)]);

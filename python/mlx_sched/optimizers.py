@@ -109,8 +109,9 @@ class _Fused(_optim.Optimizer):
         self._hyper = [hyper] + [{**hyper, **o} for o in overrides]
         self._build()
         self.state["learning_rate"] = self._lrs_at(0)
-        self._paths: Tuple[str, ...] = ()
-        self._group_of: List[int] = []
+        self._layout: Optional[_Layout] = None
+        self._views: Optional[List[mx.array]] = None
+        self._flat_params: Optional[List[mx.array]] = None
 
     # -- groups and programs --------------------------------------------------
     def _group_tuple(self, h: Dict[str, Any], rows: Dict[bytes, int], members: List[Any]) -> Tuple[Any, ...]:
@@ -136,20 +137,6 @@ class _Fused(_optim.Optimizer):
         values = [float(s(step).item()) for s in self._schedules]
         return mx.array(values[0] if len(values) == 1 else values, mx.float32)
 
-    def _assign_groups(self, flat: List[Tuple[str, mx.array]]) -> None:
-        paths = tuple(k for k, _ in flat)
-        if paths == self._paths:
-            return
-        group_of = []
-        for path, p in flat:
-            g = 0
-            for i, fn in enumerate(self._filters):
-                if fn(path, p):
-                    g = i + 1
-                    break
-            group_of.append(g)
-        self._paths, self._group_of = paths, group_of
-
     @property
     def learning_rate(self) -> mx.array:
         return self.state["learning_rate"]
@@ -163,15 +150,46 @@ class _Fused(_optim.Optimizer):
         self.state["learning_rate"] = self._lrs_at(int(self.step.item()) if "step" in self.state else 0)
 
     # -- the step ---------------------------------------------------------------
-    def init_single(self, parameter: mx.array, state: Dict[str, Any]) -> None:
-        for name in self._STATES:
-            state[name] = mx.zeros_like(parameter)
+    def _layout_for(self, flat: List[Tuple[str, mx.array]], params: Optional[List[mx.array]] = None) -> "_Layout":
+        key = tuple((k, tuple(v.shape), v.dtype) for k, v in flat)
+        if self._layout is None or self._layout.key != key:
+            new = _Layout(key, flat if params is None else list(zip([k for k, _ in flat], params)), self._filters)
+            if self._layout is not None and "fused" in self.state:
+                self.state["fused"] = _carry_over(self.state["fused"], self._layout, new, self._STATES)
+            self._layout, self._views, self._flat_params = new, None, None
+        return self._layout
+
+    def init(self, parameters: Dict[str, Any]) -> None:
+        """Creates the flat states (zeros) for the parameters' layout, keeping
+        loaded states whose bucket sizes match (see ``state``)."""
+        flat = [(k, v) for k, v in tree_flatten(parameters) if isinstance(v, mx.array)]
+        layout = self._layout_for(flat)
+        current = self.state.get("fused", {})
+        fused: Dict[str, Dict[str, mx.array]] = {}
+        for b, (name, dt, size) in enumerate(layout.buckets):
+            have = current.get(name, {})
+            fused[name] = {
+                s: have[s] if s in have and tuple(have[s].shape) == (size,) and have[s].dtype == dt else mx.zeros((size,), dt)
+                for s in self._STATES
+            }
+        self.state["fused"] = fused
+        self._initialized = True
+
+    def param_state(self, path: str) -> Dict[str, mx.array]:
+        """The states of one parameter (views of the flat states), as
+        ``mlx.optimizers`` keeps them per parameter: ``{"m": ..., "v": ...}``."""
+        L = self._layout
+        if L is None or path not in L.index:
+            raise KeyError(f"no parameter '{path}' in this optimizer's state.")
+        i = L.index[path]
+        name, _, _ = L.buckets[L.bucket_of[i]]
+        return {s: _ext.flat_view(self.state["fused"][name][s], L.offset[i], L.shapes[i]) for s in self._STATES}
 
     def apply_gradients(self, gradients: Dict[str, Any], parameters: Dict[str, Any]) -> Dict[str, Any]:
         if not self._initialized:
             self.init(gradients)
         flat_g = tree_flatten(gradients)
-        params, states = [], []
+        params = []
         for path, g in flat_g:
             p = _lookup(parameters, path)
             if not isinstance(g, mx.array) or not isinstance(p, mx.array):
@@ -182,26 +200,110 @@ class _Fused(_optim.Optimizer):
                 raise ValueError(f"gradient '{path}' has shape {tuple(g.shape)} and dtype {g.dtype}, but the "
                                  f"parameter has shape {tuple(p.shape)} and dtype {p.dtype}.")
             params.append(p)
-        self._assign_groups([(k, p) for (k, _), p in zip(flat_g, params)])
-        for name in self._STATES:
-            for path, _ in flat_g:
-                s = _lookup(self.state, path)[name]
-                p = _lookup(parameters, path)
-                if s.shape != p.shape or s.dtype != p.dtype:
-                    raise ValueError(f"optimizer state '{path}.{name}' has shape {tuple(s.shape)} and dtype "
-                                     f"{s.dtype}, but the parameter has shape {tuple(p.shape)} and dtype {p.dtype}.")
-                states.append(s)
+        L = self._layout_for(flat_g, params)
+        fused = self.state["fused"]
+        for name, dt, size in L.buckets:
+            if name not in fused or any(tuple(fused[name][s].shape) != (size,) or fused[name][s].dtype != dt
+                                        for s in self._STATES):
+                raise ValueError(f"optimizer state 'fused.{name}' does not match the parameters: it must hold "
+                                 f"{self._STATES} as flat {name} arrays of {size} elements.")
+        # Parameter sources: the previous step's flat buffer of a bucket when
+        # the model still holds exactly the views handed out (the buffer is
+        # then donated), else the tensors themselves.
+        sources: List[mx.array] = []
+        src = [0] * len(params)
+        off = [0] * len(params)
+        views, flats = self._views, self._flat_params
+        for b, members in enumerate(L.members):
+            if views is not None and flats is not None and all(params[i] is views[i] for i in members):
+                for i in members:
+                    src[i], off[i] = len(sources), L.offset[i]
+                sources.append(flats[b])
+            else:
+                for i in members:
+                    src[i] = len(sources)
+                    sources.append(params[i])
+        self._views = self._flat_params = views = flats = None  # nothing of ours may hold the old buffers
+        states = [fused[name][s] for name, _, _ in L.buckets for s in self._STATES]
         out = _ext.fused_step(
-            _ext.OPTIMIZERS[self._KIND], self.state["step"], self._programs, self._groups, self._group_of,
-            params, [g for _, g in flat_g], states,
+            _ext.OPTIMIZERS[self._KIND], self.state["step"], self._programs, self._groups, L.group_of,
+            [g for _, g in flat_g], sources, src, off, L.bucket_of, L.offset, states,
         )
-        n = len(flat_g)
+        nb, ns = len(L.buckets), len(self._STATES)
         self.state["step"] = out[0]
         self.state["learning_rate"] = out[1]
-        for k, name in enumerate(self._STATES):
-            for i, (path, _) in enumerate(flat_g):
-                _lookup(self.state, path)[name] = out[2 + (1 + k) * n + i]
-        return tree_unflatten([(path, out[2 + i]) for i, (path, _) in enumerate(flat_g)])
+        self.state["fused"] = {name: {s: out[2 + nb + b * ns + k] for k, s in enumerate(self._STATES)}
+                               for b, (name, _, _) in enumerate(L.buckets)}
+        self._flat_params = out[2:2 + nb]
+        self._views = [_ext.flat_view(self._flat_params[L.bucket_of[i]], L.offset[i], L.shapes[i])
+                       for i in range(len(params))]
+        return tree_unflatten(list(zip(L.paths, self._views)))
+
+
+_ALIGN = 64  # elements: each tensor starts 256 bytes (float32) into its bucket
+
+
+class _Layout:
+    """Where each tensor lives: its bucket (one flat buffer per dtype), its
+    offset there, its group (the first predicate that holds)."""
+
+    def __init__(self, key: Tuple[Any, ...], flat: List[Tuple[str, mx.array]], filters: List[Predicate]):
+        self.key = key
+        self.paths = [k for k, _ in flat]
+        self.index = {k: i for i, k in enumerate(self.paths)}
+        self.shapes = [tuple(v.shape) for _, v in flat]
+        self.buckets: List[Tuple[str, Any, int]] = []
+        self.bucket_of: List[int] = []
+        self.offset: List[int] = []
+        self.members: List[List[int]] = []
+        self.group_of: List[int] = []
+        names: Dict[str, int] = {}
+        sizes: List[int] = []
+        for i, (path, v) in enumerate(flat):
+            name = str(v.dtype).split(".")[-1]
+            if name not in names:
+                names[name] = len(self.buckets)
+                self.buckets.append((name, v.dtype, 0))
+                sizes.append(0)
+                self.members.append([])
+            b = names[name]
+            self.bucket_of.append(b)
+            self.offset.append(sizes[b])
+            self.members[b].append(i)
+            sizes[b] += -(-v.size // _ALIGN) * _ALIGN
+            g = 0
+            for k, fn in enumerate(filters):
+                if fn(path, v):
+                    g = k + 1
+                    break
+            self.group_of.append(g)
+        self.buckets = [(n, dt, max(size, _ALIGN)) for (n, dt, _), size in zip(self.buckets, sizes)]
+
+
+def _carry_over(fused: Dict[str, Any], old: _Layout, new: _Layout, names: Tuple[str, ...]) -> Dict[str, Any]:
+    """Flat states for a new layout (parameters added, removed or reordered):
+    each tensor keeps its state where the old layout had it, else zeros."""
+    out: Dict[str, Any] = {}
+    for b, (bname, dt, size) in enumerate(new.buckets):
+        out[bname] = {}
+        for s in names:
+            pieces = []
+            for i in new.members[b]:
+                n = math.prod(new.shapes[i])
+                j = old.index.get(new.paths[i])
+                if j is not None and old.shapes[j] == new.shapes[i] and old.buckets[old.bucket_of[j]][0] == bname \
+                        and bname in fused:
+                    pieces.append(fused[bname][s][old.offset[j]:old.offset[j] + n])
+                else:
+                    pieces.append(mx.zeros((n,), dt))
+                pad = -(-n // _ALIGN) * _ALIGN - n
+                if pad:
+                    pieces.append(mx.zeros((pad,), dt))
+            total = sum(p.size for p in pieces)
+            if total < size:
+                pieces.append(mx.zeros((size - total,), dt))
+            out[bname][s] = mx.concatenate(pieces)
+    return out
 
 
 def _wd_row(h: Dict[str, Any], rows: Dict[bytes, int], members: List[Any]) -> Tuple[int, bool]:
