@@ -3,12 +3,15 @@
 //
 // One block per chunk of 4096 elements of one tensor (launch.h: OptLaunch).
 // Thread 0 finds the chunk's tensor and evaluates its group's schedules at
-// the step read from the device; every thread then updates 16 elements, 256
-// apart, so each load and store of a warp is one contiguous segment.
+// the step read from the device; every thread then updates 16 elements: 4
+// runs of 4 consecutive ones, 1024 apart, loaded and stored as vectors where
+// the buffers allow (else one by one, 256 apart), so each access of a warp
+// is one contiguous segment.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -20,6 +23,84 @@ namespace mlx_sched::cuda {
 namespace {
 
 static_assert(SCHED_OPT_LANES == 256, "one lane per thread");
+
+// Four consecutive elements, loaded and stored as one 16-byte (float) or
+// 8-byte (half, bfloat16) access.
+template <typename T>
+struct alignas(4 * sizeof(T)) Vec4 {
+  T v[4];
+};
+
+// The lane's 16 elements as 4 groups of 4 consecutive ones (base + (k * 256
+// + lane) * 4), vectorized where the tensor is contiguous and its buffers
+// aligned; the shared update per element either way.
+template <typename T, int KIND>
+__device__ __forceinline__ void lane_vec4(const sched_opt_tensor& t, sched_i64 base, int lane,
+                                          const sched_opt_group& G, const sched_opt_scalars& S) {
+  const T* P = reinterpret_cast<const T*>(t.param);
+  const T* Gr = reinterpret_cast<const T*>(t.grad);
+  const T* S0 = reinterpret_cast<const T*>(t.s0);
+  const T* S1 = reinterpret_cast<const T*>(t.s1);
+  T* OP = reinterpret_cast<T*>(t.out_param);
+  T* OS0 = reinterpret_cast<T*>(t.out_s0);
+  T* OS1 = reinterpret_cast<T*>(t.out_s1);
+  const bool two = KIND != SCHED_OPT_SGD;
+  const bool one = two || (G.flags & SCHED_OPT_MOMENTUM);
+  const bool copy_s0 = !one && t.out_s0 != t.s0;
+#pragma unroll
+  for (int k = 0; k < SCHED_OPT_PER_LANE / 4; ++k) {
+    const sched_i64 j = base + (static_cast<sched_i64>(k) * SCHED_OPT_LANES + lane) * 4;
+    if (j >= t.size) break;
+    if (j + 4 <= t.size) {
+      Vec4<T> p = *reinterpret_cast<const Vec4<T>*>(P + j);
+      const Vec4<T> g = *reinterpret_cast<const Vec4<T>*>(Gr + j);
+      Vec4<T> m = {}, v = {};
+      if (one) m = *reinterpret_cast<const Vec4<T>*>(S0 + j);
+      if (two) v = *reinterpret_cast<const Vec4<T>*>(S1 + j);
+      if (copy_s0) *reinterpret_cast<Vec4<T>*>(OS0 + j) = m = *reinterpret_cast<const Vec4<T>*>(S0 + j);
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        float pf = static_cast<float>(p.v[q]), s0 = static_cast<float>(m.v[q]), s1 = static_cast<float>(v.v[q]);
+        sched_opt_update<T, KIND>(pf, static_cast<float>(g.v[q]), s0, s1, G, S);
+        p.v[q] = static_cast<T>(pf);
+        m.v[q] = static_cast<T>(s0);
+        v.v[q] = static_cast<T>(s1);
+      }
+      *reinterpret_cast<Vec4<T>*>(OP + j) = p;
+      if (one) *reinterpret_cast<Vec4<T>*>(OS0 + j) = m;
+      if (two) *reinterpret_cast<Vec4<T>*>(OS1 + j) = v;
+    } else {
+      for (sched_i64 jj = j; jj < t.size; ++jj) {
+        float pf = static_cast<float>(P[jj]);
+        if (copy_s0) OS0[jj] = S0[jj];
+        float s0 = one ? static_cast<float>(S0[jj]) : 0.0f, s1 = two ? static_cast<float>(S1[jj]) : 0.0f;
+        sched_opt_update<T, KIND>(pf, static_cast<float>(Gr[jj]), s0, s1, G, S);
+        OP[jj] = static_cast<T>(pf);
+        if (one) OS0[jj] = static_cast<T>(s0);
+        if (two) OS1[jj] = static_cast<T>(s1);
+      }
+    }
+  }
+}
+
+template <typename T>
+__device__ __forceinline__ bool vec4_ok(const sched_opt_tensor& t) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(t.param) | reinterpret_cast<uintptr_t>(t.grad) |
+      reinterpret_cast<uintptr_t>(t.s0) | reinterpret_cast<uintptr_t>(t.s1) |
+      reinterpret_cast<uintptr_t>(t.out_param) | reinterpret_cast<uintptr_t>(t.out_s0) |
+      reinterpret_cast<uintptr_t>(t.out_s1);
+  return t.grad_layout < 0 && t.param_layout < 0 && (a % (4 * sizeof(T))) == 0;
+}
+
+template <typename T, int KIND>
+__device__ __forceinline__ void run_lane(const OptLaunch& L, const sched_opt_tensor& t, sched_i64 base,
+                                         const sched_opt_group& G, const sched_opt_scalars& S) {
+  if (vec4_ok<T>(t)) {
+    lane_vec4<T, KIND>(t, base, threadIdx.x, G, S);
+  } else {
+    sched_opt_lane<T, KIND>(t, L.layouts, base, threadIdx.x, G, S);
+  }
+}
 
 template <int KIND>
 __global__ void __launch_bounds__(SCHED_OPT_LANES, 4) fused_step_impl(const __grid_constant__ OptLaunch L) {
@@ -44,13 +125,13 @@ __global__ void __launch_bounds__(SCHED_OPT_LANES, 4) fused_step_impl(const __gr
   const sched_opt_group G = L.groups[t.group];
   switch (t.dtype) {
     case SCHED_OPT_F32:
-      sched_opt_lane<float, KIND>(t, L.layouts, base, threadIdx.x, G, S);
+      run_lane<float, KIND>(L, t, base, G, S);
       break;
     case SCHED_OPT_F16:
-      sched_opt_lane<__half, KIND>(t, L.layouts, base, threadIdx.x, G, S);
+      run_lane<__half, KIND>(L, t, base, G, S);
       break;
     default:
-      sched_opt_lane<__nv_bfloat16, KIND>(t, L.layouts, base, threadIdx.x, G, S);
+      run_lane<__nv_bfloat16, KIND>(L, t, base, G, S);
   }
 }
 
