@@ -11,6 +11,7 @@
 #define SCHED_METAL_RANGE "sched_range"
 #define SCHED_METAL_STEPS_PREFIX "sched_steps_"
 #define SCHED_METAL_MAX_DIMS 8
+#define SCHED_METAL_FUSED_PREFIX "sched_fused_step_"  // + sgd, adam, adamw
 
 #define SCHED_METAL_STEP_TYPES(X) \
   X(uint8, uint8_t)               \
@@ -34,4 +35,12 @@ struct SchedMetalArgs {
   int32_t contiguous;
   int32_t shape[SCHED_METAL_MAX_DIMS];
   int64_t strides[SCHED_METAL_MAX_DIMS];
+};
+
+// The fused optimizer step's scalar arguments (set_bytes).
+struct SchedMetalOptArgs {
+  int32_t R;         // records per program
+  int32_t ngroups;
+  int32_t ntensors;
+  int32_t nchunks;   // threadgroups with work (the grid has at least one)
 };

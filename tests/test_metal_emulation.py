@@ -31,6 +31,7 @@ def emu(tmp_path_factory):
         "-Wno-unknown-attributes", "-fPIC", "-shared", f"-I{shim}", f"-I{os.path.join(ROOT, 'csrc')}", f"-I{ROOT}",
         "-include", os.path.join(shim, "shim.h"),
         "-x", "c++", os.path.join(ROOT, "metal", "sched_kernels.metal"),
+        "-x", "c++", os.path.join(ROOT, "metal", "optim_kernels.metal"),
         "-x", "c++", os.path.join(shim, "runner.cpp"),
         "-o", str(lib),
     ]  # fmt: skip
@@ -42,6 +43,8 @@ def emu(tmp_path_factory):
         ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
     ]  # fmt: skip
     so.emu_name.restype = ctypes.c_char_p
+    so.emu_fused.restype = ctypes.c_int
+    so.emu_fused.argtypes = [ctypes.c_char_p] + [ctypes.c_void_p] * 8
     return so
 
 
@@ -66,7 +69,8 @@ def as_numpy_steps(steps):
 
 def test_every_kernel_is_instantiated_by_the_naming_rule(emu):
     names = {emu.emu_name(i).decode() for i in range(emu.emu_count())}
-    assert names == {f"sched_steps_{t}" for t in STEP_TYPES} | {"sched_range"}
+    assert names == {f"sched_steps_{t}" for t in STEP_TYPES} | {"sched_range"} | {
+        f"sched_fused_step_{k}" for k in ("sgd", "adam", "adamw")}
 
 
 @pytest.mark.parametrize("steps_name", STEP_ARRAY_NAMES)
@@ -115,3 +119,114 @@ def test_malformed_program_gives_nan(emu):
 
 def test_step_array_names_match_the_arrays():
     assert list(step_arrays()) == STEP_ARRAY_NAMES
+
+
+# ------------------------------------------------------- fused optimizer step
+
+TENSOR = np.dtype([("param", "u8"), ("grad", "u8"), ("s0", "u8"), ("s1", "u8"), ("out_param", "u8"),
+                   ("out_s0", "u8"), ("out_s1", "u8"), ("size", "i8"), ("first_chunk", "i4"), ("group", "i2"),
+                   ("dtype", "i2"), ("grad_layout", "i4"), ("param_layout", "i4")])
+LAYOUT = np.dtype([("ndim", "i4"), ("shape", "i4", 4), ("pad", "i4"), ("strides", "i8", 4)])
+GROUP = np.dtype([("lr_prog", "i4"), ("wd_prog", "i4"), ("flags", "i4"), ("f", "f4", 7)])
+OPT_ARGS = np.dtype([("R", "i4"), ("ngroups", "i4"), ("ntensors", "i4"), ("nchunks", "i4")])
+DT_CODE = {"float32": 0, "float16": 1, "bfloat16": 2}
+
+
+def as_bits(a):
+    """An mx array's bytes as numpy (bfloat16 through uint16)."""
+    return np.array(a.view(mx.uint16)) if a.dtype == mx.bfloat16 else np.array(a)
+
+
+@pytest.mark.parametrize("kind", ["SGD", "Adam", "AdamW"])
+def test_fused_step_kernel_matches_cpu(emu, kind):
+    """Float32, float16 and bfloat16 tensors (one more than a chunk, a strided
+    gradient) in three groups with their own schedules: the Metal kernel and
+    the CPU backend give the same bits."""
+    from mlx_sched import optimizers as fo
+    import mlx_sched as ms
+
+    rng = np.random.default_rng(7)
+    shapes = {"a": ((70, 61), mx.float32), "b": ((4097,), mx.float32), "c": ((33,), mx.float16),
+              "d": ((5, 9), mx.bfloat16), "e": ((3, 11), mx.float32)}
+    params = {k: mx.array(rng.normal(size=s).astype(np.float32)).astype(dt) for k, (s, dt) in shapes.items()}
+    grads = {k: mx.array(rng.normal(size=s).astype(np.float32)).astype(dt) for k, (s, dt) in shapes.items()}
+    grads["e"] = mx.array(rng.normal(size=(11, 3)).astype(np.float32)).T  # strided
+    extra = {"SGD": dict(momentum=0.9, nesterov=True, weight_decay=ms.cosine_decay(0.1, 10)),
+             "Adam": dict(bias_correction=True, eps=1e-3), "AdamW": dict(eps=1e-3, weight_decay=0.1)}[kind]
+    opt = getattr(fo, kind)(ms.step_decay(0.1, 0.5, 2), groups=[
+        (lambda path, p: p.ndim == 1, {"learning_rate": ms.cosine_decay(0.05, 9)}),
+        (lambda path, p: path == "d", {"learning_rate": 0.02}),
+    ], **extra)
+    opt.init(params)
+    # non-zero states and a step counter of 5
+    opt.state["fused"] = {b: {s: mx.array(np.abs(rng.normal(size=v.shape)).astype(np.float32)).astype(v.dtype) * 0.1
+                              for s, v in d.items()} for b, d in opt.state["fused"].items()}
+    opt.state["step"] = mx.array(5, mx.uint64)
+    mx.eval(params, grads, opt.state)
+    L = opt._layout
+    states_in = {b: {s: as_bits(v).copy() for s, v in d.items()} for b, d in opt.state["fused"].items()}
+    p_in = {k: as_bits(v).copy() for k, v in params.items()}
+    g_in = {k: as_bits(grads[k]).copy() for k in params}  # row-contiguous copy; strides below read it transposed
+
+    with mx.stream(mx.cpu):
+        new = opt.apply_gradients(grads, params)
+        mx.eval(new, opt.state)
+    cpu_states = {b: {s: as_bits(v) for s, v in d.items()} for b, d in opt.state["fused"].items()}
+
+    # the same step in the emulated kernel
+    names = list(opt._STATES)
+    out_states = {b: {s: np.full_like(v, 0) for s, v in d.items()} for b, d in states_in.items()}
+    out_params = {b: np.zeros_like(states_in[b][names[0]]) for b in states_in}
+    table = np.zeros(len(L.paths), TENSOR)
+    layouts = np.zeros(4, LAYOUT)
+    g_strided = {"e": np.ascontiguousarray(np.array(grads["e"]).T)}  # (3, 11) memory, read as a transpose
+    chunks = 0
+    for i, path in enumerate(L.paths):
+        b = L.buckets[L.bucket_of[i]][0]
+        item = p_in[path].dtype.itemsize
+        off = L.offset[i] * item
+        e = table[i]
+        e["param"] = p_in[path].ctypes.data
+        e["param_layout"] = -1
+        if path in g_strided:
+            e["grad"] = g_strided[path].ctypes.data
+            layouts[0]["ndim"] = 2
+            layouts[0]["shape"][:2] = [3, 11]
+            layouts[0]["strides"][:2] = [1, 3]
+            e["grad_layout"] = 0
+        else:
+            e["grad"] = g_in[path].ctypes.data
+            e["grad_layout"] = -1
+        e["s0"] = states_in[b][names[0]].ctypes.data + off
+        e["out_s0"] = out_states[b][names[0]].ctypes.data + off
+        if len(names) == 2:
+            e["s1"] = states_in[b][names[1]].ctypes.data + off
+            e["out_s1"] = out_states[b][names[1]].ctypes.data + off
+        e["out_param"] = out_params[b].ctypes.data + off
+        e["size"] = p_in[path].size
+        e["first_chunk"] = chunks
+        e["group"] = L.group_of[i]
+        e["dtype"] = DT_CODE[L.buckets[L.bucket_of[i]][0]]
+        chunks += -(-p_in[path].size // 4096)
+    groups = np.zeros(len(opt._groups), GROUP)
+    for g, tup in enumerate(opt._groups):
+        groups[g]["lr_prog"], groups[g]["wd_prog"], groups[g]["flags"] = tup[:3]
+        groups[g]["f"] = tup[3:]
+    programs = np.array(opt._programs)
+    args = np.zeros(1, OPT_ARGS)
+    args[0] = (programs.shape[1], len(groups), len(table), chunks)
+    step = np.array([5], np.uint64)
+    step_out = np.zeros(1, np.uint64)
+    lr_out = np.zeros(len(groups), np.float32)
+    rc = emu.emu_fused(f"sched_fused_step_{kind.lower()}".encode(), step.ctypes.data, programs.ctypes.data,
+                       table.ctypes.data, layouts.ctypes.data, groups.ctypes.data, step_out.ctypes.data,
+                       lr_out.ctypes.data, args.ctypes.data)
+    assert rc == 0
+    assert step_out[0] == 6
+    np.testing.assert_array_equal(lr_out, np.array(opt.state["learning_rate"]))
+    for i, path in enumerate(L.paths):
+        b = L.buckets[L.bucket_of[i]][0]
+        sl = slice(L.offset[i], L.offset[i] + p_in[path].size)
+        np.testing.assert_array_equal(out_params[b][sl], as_bits(new[path]).reshape(-1), err_msg=path)
+        for s in names:
+            np.testing.assert_array_equal(out_states[b][s][sl], cpu_states[b][s][sl], err_msg=f"{path}.{s}")
