@@ -28,11 +28,12 @@ holds wins, the rest use the constructor's arguments::
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union, cast
 
 import mlx.core as mx
 import mlx.optimizers as _optim
-from mlx.utils import tree_flatten, tree_unflatten
+from mlx.utils import tree_flatten as _tree_flatten
+from mlx.utils import tree_unflatten
 
 from . import _ext
 from ._program import encode
@@ -79,6 +80,10 @@ def _real(name: str, value: Any) -> float:
     return float(value)
 
 
+def tree_flatten(tree: Any) -> List[Tuple[str, Any]]:
+    return cast(List[Tuple[str, Any]], _tree_flatten(tree))
+
+
 def _lookup(tree: Any, path: str) -> Any:
     for key in path.split("."):
         tree = tree[int(key)] if isinstance(tree, (list, tuple)) else tree[key]
@@ -93,7 +98,7 @@ class _Fused(_optim.Optimizer):
     _DEFAULTS: Dict[str, Any] = {}
 
     def __init__(self, hyper: Dict[str, Any], groups: Optional[Sequence[Group]]):
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self._filters: List[Predicate] = []
         overrides: List[Dict[str, Any]] = []
         for i, entry in enumerate(groups or []):
@@ -134,14 +139,14 @@ class _Fused(_optim.Optimizer):
         return rows[key]
 
     def _lrs_at(self, step: int) -> mx.array:
-        values = [float(s(step).item()) for s in self._schedules]
+        values = [cast(float, s(step).item()) for s in self._schedules]
         return mx.array(values[0] if len(values) == 1 else values, mx.float32)
 
     @property
     def learning_rate(self) -> mx.array:
-        return self.state["learning_rate"]
+        return cast(mx.array, self.state["learning_rate"])
 
-    @learning_rate.setter
+    @learning_rate.setter  # type: ignore[override]
     def learning_rate(self, value: Rate) -> None:
         """Replaces the default group's learning rate (float or schedule)."""
         _as_schedule("learning_rate", value)
@@ -237,7 +242,7 @@ class _Fused(_optim.Optimizer):
         self._flat_params = out[2:2 + nb]
         self._views = [_ext.flat_view(self._flat_params[L.bucket_of[i]], L.offset[i], L.shapes[i])
                        for i in range(len(params))]
-        return tree_unflatten(list(zip(L.paths, self._views)))
+        return cast(Dict[str, Any], tree_unflatten(list(zip(L.paths, self._views))))
 
 
 _ALIGN = 64  # elements: each tensor starts 256 bytes (float32) into its bucket

@@ -1,0 +1,1 @@
+"""Runnable examples (``python -m mlx_sched.examples.<name> --help``)."""
