@@ -457,3 +457,10 @@ def test_raw_primitive_checks():
         assert msg in str(e.value)
     with pytest.raises(ValueError, match="the view must lie inside a flat"):
         _ext.flat_view(flat, 60, [2, 3])
+
+
+def test_docstring_examples():
+    import doctest
+
+    r = doctest.testmod(fo, extraglobs={"mlx_sched": ms}, optionflags=doctest.ELLIPSIS)
+    assert r.failed == 0 and r.attempted >= 6

@@ -11,6 +11,17 @@ group's learning-rate (and weight-decay) schedule in the kernel, updates every
 parameter and state tensor (in place when nothing else holds them, through
 MLX's buffer donation) and increments the counter.
 
+State: ``step`` (uint64) and ``learning_rate`` as in ``mlx.optimizers``
+(``(G,)`` with ``G`` groups), and ``fused``: per parameter dtype, flat
+buffers of the states (``m``, ``v``; ``v`` for SGD) in which every
+parameter's slice starts on a 64-element boundary. ``param_state(path)``
+gives one parameter's states as views. Saving ``tree_flatten(opt.state)``
+and assigning the loaded tree back to ``opt.state`` resumes a run (same
+model). The parameters a step returns are views of one flat buffer per
+dtype too; the next step reads that buffer directly and, when nothing else
+holds it, updates it in place (MLX's donation). Why flat: an MLX primitive
+with one output per tensor costs O(outputs x inputs) to build and schedule.
+
 ``learning_rate`` (and ``weight_decay``) take a float or any mlx-sched
 schedule. ``groups`` gives parts of the model their own schedules and
 hyperparameters, chosen by a predicate on the parameter's path, like
@@ -335,8 +346,10 @@ class SGD(_Fused):
         >>> model = nn.Linear(2, 2)
         >>> opt = SGD(mlx_sched.step_decay(0.1, 0.5, 10), momentum=0.9)
         >>> opt.init(model.trainable_parameters())
-        >>> sorted(opt.state)
-        ['bias', 'learning_rate', 'step', 'weight']
+        >>> sorted(opt.state)  # states live in one flat buffer per dtype
+        ['fused', 'learning_rate', 'step']
+        >>> opt.param_state("weight")["v"].shape
+        (2, 2)
     """
 
     _KIND = "sgd"
