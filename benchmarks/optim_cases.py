@@ -3,7 +3,8 @@
 One AdamW step (warmup + cosine learning rate) over three parameter sets:
 32 tensors of 256x256; the ~300 tensors of a ~100M-parameter transformer;
 1B parameters in 64 tensors (GPU only). Contestants: mlx_sched's fused AdamW,
-mlx.optimizers.AdamW eager and under mx.compile (state in, state out), and
+called eagerly and under mx.compile (state in, state out),
+mlx.optimizers.AdamW eager and under mx.compile, and
 torch.optim.AdamW fused and foreach on the same GPU (where torch has CUDA).
 Every contestant owns its parameters, gradients and states (float32); a
 timed call is one step, finished (mx.eval + synchronize, or cuda sync).
@@ -70,6 +71,21 @@ def run(case, mx, torch, on_gpu, quick, schedule_pair):
             mx.eval(h[0], h[2].state)
             mx.synchronize()
 
+        def setup_fused_compiled():
+            params, grads = fresh()
+            opt = AdamW(ours_lr)
+            opt.init(params)
+            mx.eval(opt.state)
+            state = [opt.state]
+            fn = partial(mx.compile, inputs=state, outputs=state)(lambda g, p: opt.apply_gradients(g, p))
+            holder["fused_compiled"] = [params, grads, opt, fn]
+
+        def fused_compiled_step():
+            h = holder["fused_compiled"]
+            h[0] = h[3](h[1], h[0])
+            mx.eval(h[0], h[2].state)
+            mx.synchronize()
+
         def setup_eager():
             params, grads = fresh()
             opt = optim.AdamW(mlx_lr)
@@ -115,6 +131,7 @@ def run(case, mx, torch, on_gpu, quick, schedule_pair):
 
         contestants = [
             ("mlx_sched AdamW (fused)", fused_step, setup_fused, "fused"),
+            ("mlx_sched AdamW (fused) mx.compile", fused_compiled_step, setup_fused_compiled, "fused_compiled"),
             ("mlx.optimizers AdamW eager", eager_step, setup_eager, "eager"),
             ("mlx.optimizers AdamW mx.compile", compiled_step, setup_compiled, "compiled"),
         ]
@@ -123,10 +140,12 @@ def run(case, mx, torch, on_gpu, quick, schedule_pair):
                 ("torch AdamW fused", torch_step, torch_setup({"fused": True}), "torch"),
                 ("torch AdamW foreach", torch_step, torch_setup({"foreach": True}), "torch"),
             ]
-        goals = [("mlx_sched AdamW (fused)", "mlx.optimizers AdamW eager", 20),
-                 ("mlx_sched AdamW (fused)", "mlx.optimizers AdamW mx.compile", 1.5)] if name.startswith("32") else []
-        if torch is not None:
-            goals.append(("mlx_sched AdamW (fused)", "torch AdamW fused", 1 / 1.2))
+        goals = []
+        for ours in ("mlx_sched AdamW (fused)", "mlx_sched AdamW (fused) mx.compile"):
+            if name.startswith("32"):
+                goals += [(ours, "mlx.optimizers AdamW eager", 20), (ours, "mlx.optimizers AdamW mx.compile", 1.5)]
+            if torch is not None:
+                goals.append((ours, "torch AdamW fused", 1 / 1.2))
         case(f"AdamW step, {name} ({n_params / 1e6:.1f}M float32)", contestants, goals, holder)
         if on_gpu and name.startswith("1B"):
             extra["adamw_1b_params"] = n_params

@@ -22,3 +22,6 @@ if [ "$what" != tests ]; then
   timeout "${BENCH_LIMIT:-300}" python3 benchmarks/run.py --suite optimizers --out "$out/cuda-optimizers.json" > "$out/bench.log" 2>&1
   echo "bench rc=$?"; cat "$out/bench.log" | tr '\r' '\n' | grep -v "benchmarks:" | tail -60
 fi
+if [ "$what" != tests ]; then
+  python3 benchmarks/gpu/profile_step.py 32 291 > "$out/profile.log" 2>&1; cat "$out/profile.log"
+fi
