@@ -278,7 +278,7 @@ def main(argv=None):
         res = r["results"]
         fastest = min(v["ms"] for v in res.values())
         for label, v in res.items():
-            print(f"  {label:<36} {v["ms"]:10.3f} ms   {v['ms'] / fastest:9.1f}x the fastest")
+            print(f"  {label:<36} {v['ms']:10.3f} ms   {v['ms'] / fastest:9.1f}x the fastest")
         checks = []
         for fast, slow, goal in r["goals"]:
             ratio = res[slow]["ms"] / res[fast]["ms"]
