@@ -15,7 +15,7 @@ fi
 (cd /tmp && python3 -c "import mlx_sched as ms; print('kernels (name, registers, local bytes):', ms._ext.CUDA_KERNELS)")
 what="${1:-both}"
 if [ "$what" != bench ]; then
-  timeout "${TEST_LIMIT:-300}" python3 -m pytest -q -p no:cacheprovider -rf tests/test_fused_optimizers.py > "$out/pytest.log" 2>&1
+  timeout "${TEST_LIMIT:-300}" python3 -m pytest -q -p no:cacheprovider -rf tests/test_fused_optimizers.py tests/test_distributed.py > "$out/pytest.log" 2>&1
   echo "pytest rc=$?"; tail -3 "$out/pytest.log"
 fi
 if [ "$what" != tests ]; then
