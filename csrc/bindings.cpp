@@ -93,6 +93,25 @@ Returns:
       "flat"_a, "offset"_a, "shape"_a, nb::kw_only(), "stream"_a = nb::none(),
         "A row-contiguous view of ``shape`` at element ``offset`` of a flat array (no copy).");
 
+  m.def(
+      "flat_views",
+      [](const std::vector<mx::array>& flats, const std::vector<int>& bucket_of, const std::vector<int64_t>& offset,
+         const std::vector<std::vector<int>>& shapes) {
+        if (bucket_of.size() != offset.size() || offset.size() != shapes.size()) {
+          throw std::invalid_argument("[flat_views] bucket_of, offset and shapes must have the same length.");
+        }
+        std::vector<mx::array> out;
+        out.reserve(shapes.size());
+        for (size_t i = 0; i < shapes.size(); ++i) {
+          if (bucket_of[i] < 0 || bucket_of[i] >= static_cast<int>(flats.size())) {
+            throw std::invalid_argument("[flat_views] bucket_of names no flat array.");
+          }
+          out.push_back(mlx_sched::flat_view(flats[bucket_of[i]], offset[i], mx::Shape(shapes[i].begin(), shapes[i].end())));
+        }
+        return out;
+      },
+      "flats"_a, "bucket_of"_a, "offset"_a, "shapes"_a, "The views flat_view gives, for many tensors in one call.");
+
   nb::dict optimizers;
   optimizers["sgd"] = SCHED_OPT_SGD;
   optimizers["adam"] = SCHED_OPT_ADAM;

@@ -95,8 +95,8 @@ def tree_flatten(tree: Any) -> List[Tuple[str, Any]]:
     return cast(List[Tuple[str, Any]], _tree_flatten(tree))
 
 
-def _lookup(tree: Any, path: str) -> Any:
-    for key in path.split("."):
+def _lookup(tree: Any, keys: Sequence[str]) -> Any:
+    for key in keys:
         tree = tree[int(key)] if isinstance(tree, (list, tuple)) else tree[key]
     return tree
 
@@ -199,24 +199,39 @@ class _Fused(_optim.Optimizer):
             raise KeyError(f"no parameter '{path}' in this optimizer's state.")
         i = L.index[path]
         name, _, _ = L.buckets[L.bucket_of[i]]
-        return {s: _ext.flat_view(self.state["fused"][name][s], L.offset[i], L.shapes[i]) for s in self._STATES}
+        return {s: _ext.flat_view(self.state["fused"][name][s], L.offset[i], list(L.shapes[i])) for s in self._STATES}
 
     def apply_gradients(self, gradients: Dict[str, Any], parameters: Dict[str, Any]) -> Dict[str, Any]:
         if not self._initialized:
             self.init(gradients)
-        flat_g = tree_flatten(gradients)
-        params = []
-        for path, g in flat_g:
-            p = _lookup(parameters, path)
-            if not isinstance(g, mx.array) or not isinstance(p, mx.array):
-                raise TypeError(f"gradient and parameter '{path}' must be mx.arrays.")
-            if p.dtype not in _FLOAT_TYPES:
-                raise TypeError(f"parameter '{path}' must be float32, float16 or bfloat16, but got {p.dtype}.")
-            if g.shape != p.shape or g.dtype != p.dtype:
-                raise ValueError(f"gradient '{path}' has shape {tuple(g.shape)} and dtype {g.dtype}, but the "
-                                 f"parameter has shape {tuple(p.shape)} and dtype {p.dtype}.")
-            params.append(p)
-        L = self._layout_for(flat_g, params)
+        L, views, flats = self._layout, self._views, self._flat_params
+        # Fast path: the same tree of gradients as last step (walked with the
+        # cached plan, no path strings), and the model holds exactly the views
+        # that step handed out (their shapes and dtypes known).
+        fast = L is not None and L.plan is not None and views is not None and flats is not None
+        params: List[mx.array] = []
+        grads: List[Any] = []
+        if fast:
+            assert L is not None and views is not None
+            try:
+                _gather(gradients, parameters, L.plan, grads, params)
+                fast = len(grads) == len(views) and all(
+                    p is v and type(g) is mx.array and g.shape == shape and g.dtype == p.dtype
+                    for g, p, v, shape in zip(grads, params, views, L.shape_t))
+            except (KeyError, IndexError, TypeError):
+                fast = False
+        if fast:
+            assert L is not None
+            flat_g = list(zip(L.paths, grads))
+        else:
+            flat_g = tree_flatten(gradients)
+        if not fast:
+            params = self._checked_params(flat_g, parameters)
+            L = self._layout_for(flat_g, params)
+            L.plan = None
+        assert L is not None
+        if L.plan is None:
+            L.plan = _plan(gradients, iter(range(len(flat_g))))
         fused = self.state["fused"]
         for name, dt, size in L.buckets:
             if name not in fused or any(tuple(fused[name][s].shape) != (size,) or fused[name][s].dtype != dt
@@ -226,19 +241,20 @@ class _Fused(_optim.Optimizer):
         # Parameter sources: the previous step's flat buffer of a bucket when
         # the model still holds exactly the views handed out (the buffer is
         # then donated), else the tensors themselves.
-        sources: List[mx.array] = []
-        src = [0] * len(params)
-        off = [0] * len(params)
-        views, flats = self._views, self._flat_params
-        for b, members in enumerate(L.members):
-            if views is not None and flats is not None and all(params[i] is views[i] for i in members):
-                for i in members:
-                    src[i], off[i] = len(sources), L.offset[i]
-                sources.append(flats[b])
-            else:
-                for i in members:
-                    src[i] = len(sources)
-                    sources.append(params[i])
+        if fast:
+            assert flats is not None
+            sources, src, off = list(flats), L.bucket_of, L.offset
+        else:
+            sources, src, off = [], [0] * len(params), [0] * len(params)
+            for b, members in enumerate(L.members):
+                if views is not None and flats is not None and all(params[i] is views[i] for i in members):
+                    for i in members:
+                        src[i], off[i] = len(sources), L.offset[i]
+                    sources.append(flats[b])
+                else:
+                    for i in members:
+                        src[i] = len(sources)
+                        sources.append(params[i])
         self._views = self._flat_params = views = flats = None  # nothing of ours may hold the old buffers
         states = [fused[name][s] for name, _, _ in L.buckets for s in self._STATES]
         out = _ext.fused_step(
@@ -251,9 +267,60 @@ class _Fused(_optim.Optimizer):
         self.state["fused"] = {name: {s: out[2 + nb + b * ns + k] for k, s in enumerate(self._STATES)}
                                for b, (name, _, _) in enumerate(L.buckets)}
         self._flat_params = out[2:2 + nb]
-        self._views = [_ext.flat_view(self._flat_params[L.bucket_of[i]], L.offset[i], L.shapes[i])
-                       for i in range(len(params))]
-        return cast(Dict[str, Any], tree_unflatten(list(zip(L.paths, self._views))))
+        self._views = _ext.flat_views(self._flat_params, L.bucket_of, L.offset, L.shapes)
+        return cast(Dict[str, Any], _build(L.plan, self._views))
+
+    @staticmethod
+    def _checked_params(flat_g: List[Tuple[str, Any]], parameters: Dict[str, Any]) -> List[mx.array]:
+        params = []
+        for path, g in flat_g:
+            p = _lookup(parameters, path.split("."))
+            if not isinstance(g, mx.array) or not isinstance(p, mx.array):
+                raise TypeError(f"gradient and parameter '{path}' must be mx.arrays.")
+            if p.dtype not in _FLOAT_TYPES:
+                raise TypeError(f"parameter '{path}' must be float32, float16 or bfloat16, but got {p.dtype}.")
+            if g.shape != p.shape or g.dtype != p.dtype:
+                raise ValueError(f"gradient '{path}' has shape {tuple(g.shape)} and dtype {g.dtype}, but the "
+                                 f"parameter has shape {tuple(p.shape)} and dtype {p.dtype}.")
+            params.append(p)
+        return params
+
+
+def _plan(tree: Any, leaves: Any) -> Any:
+    """The shape of a tree, in mlx.utils.tree_flatten's order: leaves become
+    their index, so that _build refills it without parsing paths."""
+    if isinstance(tree, (list, tuple)):
+        return (type(tree), [_plan(t, leaves) for t in tree])
+    if isinstance(tree, dict):
+        return (dict, [(k, _plan(v, leaves)) for k, v in tree.items()])
+    return next(leaves)
+
+
+def _gather(gtree: Any, ptree: Any, plan: Any, grads: List[Any], params: List[Any]) -> None:
+    """The leaves of the gradients (same structure as the plan, else KeyError)
+    and the parameters at the same places."""
+    if isinstance(plan, int):
+        grads.append(gtree)
+        params.append(ptree)
+        return
+    kind, children = plan
+    if not isinstance(gtree, dict if kind is dict else (list, tuple)) or len(gtree) != len(children):
+        raise KeyError("the gradients' structure changed")
+    if kind is dict:
+        for k, c in children:
+            _gather(gtree[k], ptree[k], c, grads, params)
+    else:
+        for j, c in enumerate(children):
+            _gather(gtree[j], ptree[j], c, grads, params)
+
+
+def _build(plan: Any, values: List[Any]) -> Any:
+    if isinstance(plan, int):
+        return values[plan]
+    kind, children = plan
+    if kind is dict:
+        return {k: _build(c, values) for k, c in children}
+    return kind(_build(c, values) for c in children)
 
 
 _ALIGN = 64  # elements: each tensor starts 256 bytes (float32) into its bucket
@@ -266,8 +333,11 @@ class _Layout:
     def __init__(self, key: Tuple[Any, ...], flat: List[Tuple[str, mx.array]], filters: List[Predicate]):
         self.key = key
         self.paths = [k for k, _ in flat]
+        self.keys = [k.split(".") for k in self.paths]
+        self.plan: Any = None  # the gradients' tree shape (_plan)
         self.index = {k: i for i, k in enumerate(self.paths)}
-        self.shapes = [tuple(v.shape) for _, v in flat]
+        self.shapes = [list(v.shape) for _, v in flat]
+        self.shape_t = [tuple(v.shape) for _, v in flat]
         self.buckets: List[Tuple[str, Any, int]] = []
         self.bucket_of: List[int] = []
         self.offset: List[int] = []
