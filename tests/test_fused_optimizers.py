@@ -464,3 +464,25 @@ def test_docstring_examples():
 
     r = doctest.testmod(fo, extraglobs={"mlx_sched": ms}, optionflags=doctest.ELLIPSIS)
     assert r.failed == 0 and r.attempted >= 6
+
+
+def test_many_tensors_and_strided_gradients():
+    """400 tensors, 40 of them with transposed gradients: more than one CUDA
+    launch's table holds (320 tensors, 32 layouts), still the numbers of
+    mlx.optimizers, and the step and learning rate written once."""
+    rng = np.random.default_rng(5)
+    params = {f"t{i}": mx.array(rng.normal(size=(3, 5 + i % 7)).astype(np.float32)) for i in range(400)}
+    grads = {}
+    for i, (k, p) in enumerate(params.items()):
+        g = rng.normal(size=p.shape[::-1]).astype(np.float32)
+        grads[k] = mx.array(g).T if i % 10 == 0 else mx.array(g.T.copy())
+    mx.eval(params, grads)
+    ours, ref = fo.AdamW(ms.cosine_decay(1e-2, 10), eps=1e-3), optim.AdamW(ms.cosine_decay(1e-2, 10), eps=1e-3)
+    p1, p2 = params, params
+    for _ in range(3):
+        p1 = ours.apply_gradients(grads, p1)
+        p2 = ref.apply_gradients(grads, p2)
+        mx.eval(p1, p2, ours.state, ref.state)
+    assert max_rel_diff(p1, p2) <= TOL["float32"]
+    assert ours.state["step"].item() == 3
+    assert ours.state["learning_rate"].item() == pytest.approx(ref.state["learning_rate"].item(), rel=1e-6)

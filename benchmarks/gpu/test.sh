@@ -37,6 +37,9 @@ PYTEST=(python3 -m pytest -p no:cacheprovider -o faulthandler_timeout=90 -rf)
   wait $pid
   echo "pytest rc=$?"
   grep -E "passed|failed|FAILED|Timeout|Fatal" "$log/pytest.log" | tail -12
+  echo "\$ compute-sanitizer --tool memcheck python3 benchmarks/gpu/memcheck_fused.py"
+  timeout 240 compute-sanitizer --tool memcheck python3 benchmarks/gpu/memcheck_fused.py > "$log/memcheck-fused.log" 2>&1
+  grep -E "ERROR SUMMARY|Program hit| ok " "$log/memcheck-fused.log" | sort | uniq -c
   echo "\$ compute-sanitizer --tool memcheck python3 -c '<MLX alone, no mlx_sched: baseline>'"
   timeout 120 compute-sanitizer --tool memcheck python3 -c "import mlx.core as mx; a = mx.arange(1000); mx.eval(mx.cos(a * 2.0)); print(mx.sum(a).item())" > "$log/memcheck-baseline.log" 2>&1
   grep -E "ERROR SUMMARY|Program hit" "$log/memcheck-baseline.log" | sort | uniq -c
