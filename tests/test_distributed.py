@@ -5,18 +5,17 @@ identical across ranks and equal to mlx.optimizers.AdamW fed the same
 averaged gradients (python/mlx_sched/examples/data_parallel.py)."""
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
-EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                       "python", "mlx_sched", "examples", "data_parallel.py")
 
 
 def test_two_ranks_ring_backend(tmp_path):
-    import mlx_sched.examples.data_parallel  # noqa: F401  (the installed package has it too)
+    from mlx_sched.examples import data_parallel  # the installed example (the wheel ships it)
+
+    EXAMPLE = data_parallel.__file__
 
     launcher = [sys.executable, "-c", "from mlx._distributed_utils.launch import main; main()"]
     cmd = launcher + ["--backend", "ring", "-n", "2", sys.executable, EXAMPLE, "--steps", "40", "--out", str(tmp_path),
