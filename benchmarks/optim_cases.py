@@ -58,61 +58,34 @@ def run(case, mx, torch, on_gpu, quick, schedule_pair):
 
         holder = {}
 
-        def setup_fused():
-            params, grads = fresh()
-            opt = AdamW(ours_lr)
-            opt.init(params)
-            mx.eval(opt.state)
-            holder["fused"] = [params, grads, opt]
+        def mlx_contestant(key, make_opt, compiled):
+            """(setup, step) for an MLX optimizer, called eagerly or under
+            mx.compile(inputs=state, outputs=state); a step replaces the
+            parameters (for the fused one the old ones are then donated)."""
 
-        def fused_step():
-            h = holder["fused"]
-            h[0] = h[2].apply_gradients(h[1], h[0])  # the old parameters are donated
-            mx.eval(h[0], h[2].state)
-            mx.synchronize()
+            def setup():
+                params, grads = fresh()
+                opt = make_opt()
+                opt.init(params)
+                mx.eval(opt.state)
+                fn = opt.apply_gradients
+                if compiled:
+                    state = [opt.state]
+                    fn = partial(mx.compile, inputs=state, outputs=state)(lambda g, p: opt.apply_gradients(g, p))
+                holder[key] = [params, grads, opt, fn]
 
-        def setup_fused_compiled():
-            params, grads = fresh()
-            opt = AdamW(ours_lr)
-            opt.init(params)
-            mx.eval(opt.state)
-            state = [opt.state]
-            fn = partial(mx.compile, inputs=state, outputs=state)(lambda g, p: opt.apply_gradients(g, p))
-            holder["fused_compiled"] = [params, grads, opt, fn]
+            def step():
+                h = holder[key]
+                h[0] = h[3](h[1], h[0])
+                mx.eval(h[0], h[2].state)
+                mx.synchronize()
 
-        def fused_compiled_step():
-            h = holder["fused_compiled"]
-            h[0] = h[3](h[1], h[0])
-            mx.eval(h[0], h[2].state)
-            mx.synchronize()
+            return setup, step
 
-        def setup_eager():
-            params, grads = fresh()
-            opt = optim.AdamW(mlx_lr)
-            opt.init(params)
-            mx.eval(opt.state)
-            holder["eager"] = [params, grads, opt]
-
-        def eager_step():
-            h = holder["eager"]
-            h[0] = h[2].apply_gradients(h[1], h[0])
-            mx.eval(h[0], h[2].state)
-            mx.synchronize()
-
-        def setup_compiled():
-            params, grads = fresh()
-            opt = optim.AdamW(mlx_lr)
-            opt.init(params)
-            mx.eval(opt.state)
-            state = [opt.state]
-            fn = partial(mx.compile, inputs=state, outputs=state)(lambda g, p: opt.apply_gradients(g, p))
-            holder["compiled"] = [params, grads, opt, fn]
-
-        def compiled_step():
-            h = holder["compiled"]
-            h[0] = h[3](h[1], h[0])
-            mx.eval(h[0], h[2].state)
-            mx.synchronize()
+        setup_fused, fused_step = mlx_contestant("fused", lambda: AdamW(ours_lr), False)
+        setup_fused_compiled, fused_compiled_step = mlx_contestant("fused_compiled", lambda: AdamW(ours_lr), True)
+        setup_eager, eager_step = mlx_contestant("eager", lambda: optim.AdamW(mlx_lr), False)
+        setup_compiled, compiled_step = mlx_contestant("compiled", lambda: optim.AdamW(mlx_lr), True)
 
         def torch_setup(kw):
             def setup():

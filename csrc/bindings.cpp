@@ -5,7 +5,9 @@
 #include <nanobind/stl/variant.h>
 #include <nanobind/stl/vector.h>
 
+#include <initializer_list>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "math/optim.h"
@@ -19,6 +21,17 @@
 namespace nb = nanobind;
 namespace mx = mlx::core;
 using namespace nb::literals;
+
+namespace {
+
+// A name -> constant dict of the C++ header, for the Python layer.
+nb::dict table(std::initializer_list<std::pair<const char*, int>> entries) {
+  nb::dict d;
+  for (const auto& [name, value] : entries) d[name] = value;
+  return d;
+}
+
+}  // namespace
 
 NB_MODULE(_ext, m) {
   m.doc() = "mlx-sched compiled core: one MLX primitive that evaluates schedule programs.";
@@ -112,17 +125,11 @@ Returns:
       },
       "flats"_a, "bucket_of"_a, "offset"_a, "shapes"_a, "The views flat_view gives, for many tensors in one call.");
 
-  nb::dict optimizers;
-  optimizers["sgd"] = SCHED_OPT_SGD;
-  optimizers["adam"] = SCHED_OPT_ADAM;
-  optimizers["adamw"] = SCHED_OPT_ADAMW;
-  m.attr("OPTIMIZERS") = optimizers;
-  nb::dict opt_flags;
-  opt_flags["momentum"] = SCHED_OPT_MOMENTUM;
-  opt_flags["nesterov"] = SCHED_OPT_NESTEROV;
-  opt_flags["weight_decay"] = SCHED_OPT_WEIGHT_DECAY;
-  opt_flags["bias_correction"] = SCHED_OPT_BIAS_CORRECTION;
-  m.attr("OPT_FLAGS") = opt_flags;
+  m.attr("OPTIMIZERS") =
+      table({{"sgd", SCHED_OPT_SGD}, {"adam", SCHED_OPT_ADAM}, {"adamw", SCHED_OPT_ADAMW}});
+  m.attr("OPT_FLAGS") = table({{"momentum", SCHED_OPT_MOMENTUM}, {"nesterov", SCHED_OPT_NESTEROV},
+                               {"weight_decay", SCHED_OPT_WEIGHT_DECAY},
+                               {"bias_correction", SCHED_OPT_BIAS_CORRECTION}});
 
   // What the Python layer checks against at import and mirrors in _program.py.
   m.attr("MLX_VERSION") = std::to_string(MLX_VERSION_MAJOR) + "." +
@@ -130,25 +137,14 @@ Returns:
   m.attr("PROGRAM_MAGIC") = SCHED_MAGIC;
   m.attr("PROGRAM_VERSION") = SCHED_VERSION;
   m.attr("PROGRAM_WORDS") = SCHED_WORDS;
-  nb::dict kinds;
-  kinds["constant"] = SCHED_KIND_CONSTANT;
-  kinds["linear"] = SCHED_KIND_LINEAR;
-  kinds["cosine"] = SCHED_KIND_COSINE;
-  kinds["exponential"] = SCHED_KIND_EXPONENTIAL;
-  kinds["power"] = SCHED_KIND_POWER;
-  kinds["triangle"] = SCHED_KIND_TRIANGLE;
-  m.attr("KINDS") = kinds;
-  nb::dict flags;
-  flags["staircase"] = SCHED_FLAG_STAIRCASE;
-  flags["neg_rate"] = SCHED_FLAG_NEG_RATE;
-  flags["zero_rate"] = SCHED_FLAG_ZERO_RATE;
-  flags["shape_cos2"] = SCHED_FLAG_SHAPE_COS2;
-  flags["shape_sin2"] = SCHED_FLAG_SHAPE_SIN2;
-  flags["halving"] = SCHED_FLAG_HALVING;
-  flags["exp_range"] = SCHED_FLAG_EXP_RANGE;
-  flags["periodic"] = SCHED_FLAG_PERIODIC;
-  flags["unclamped"] = SCHED_FLAG_UNCLAMPED;
-  m.attr("FLAGS") = flags;
+  m.attr("KINDS") = table({{"constant", SCHED_KIND_CONSTANT}, {"linear", SCHED_KIND_LINEAR},
+                           {"cosine", SCHED_KIND_COSINE}, {"exponential", SCHED_KIND_EXPONENTIAL},
+                           {"power", SCHED_KIND_POWER}, {"triangle", SCHED_KIND_TRIANGLE}});
+  m.attr("FLAGS") = table({{"staircase", SCHED_FLAG_STAIRCASE}, {"neg_rate", SCHED_FLAG_NEG_RATE},
+                           {"zero_rate", SCHED_FLAG_ZERO_RATE}, {"shape_cos2", SCHED_FLAG_SHAPE_COS2},
+                           {"shape_sin2", SCHED_FLAG_SHAPE_SIN2}, {"halving", SCHED_FLAG_HALVING},
+                           {"exp_range", SCHED_FLAG_EXP_RANGE}, {"periodic", SCHED_FLAG_PERIODIC},
+                           {"unclamped", SCHED_FLAG_UNCLAMPED}});
 #if defined(MLX_SCHED_CUDA)
   m.attr("GPU_BACKEND") = "cuda";
   // Load the kernels now, before any MLX work is in flight (launch.h).

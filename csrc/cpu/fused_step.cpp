@@ -9,14 +9,9 @@
 #include "mlx/allocator.h"
 #include "mlx/backend/cpu/encoder.h"
 #include "mlx/types/half_types.h"
+#include "clones.h"
 #include "parallel.h"
 #include "primitives.h"
-
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
-#define SCHED_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define SCHED_CLONES
-#endif
 
 namespace mlx_sched {
 
@@ -26,30 +21,19 @@ constexpr int64_t kTaskChunks = 16;  // chunks (of 4096 elements) per parallel t
 
 // The element loop; kStrided: a gradient or parameter read through its layout.
 // Without strides, float32 compiles to one vectorized loop (AVX2 clone on x86-64).
+// The element loop; kStrided: a gradient or parameter read through its layout.
+// Without strides, float32 compiles to one vectorized loop (AVX2 clone on x86-64).
 template <typename T, int KIND, bool kStrided>
 inline __attribute__((always_inline)) void update_loop(const sched_opt_tensor& t, const sched_opt_layout* layouts,
                                                        int64_t begin, int64_t end, const sched_opt_group& G,
                                                        const sched_opt_scalars& S) {
-  const T* P = reinterpret_cast<const T*>(t.param);
-  const T* Gr = reinterpret_cast<const T*>(t.grad);
-  const T* S0 = reinterpret_cast<const T*>(t.s0);
-  const T* S1 = reinterpret_cast<const T*>(t.s1);
-  T* OP = reinterpret_cast<T*>(t.out_param);
-  T* OS0 = reinterpret_cast<T*>(t.out_s0);
-  T* OS1 = reinterpret_cast<T*>(t.out_s1);
   const bool two = KIND != SCHED_OPT_SGD;
   const bool one = two || (G.flags & SCHED_OPT_MOMENTUM);
-  if (!one && t.out_s0 != t.s0) std::copy(S0 + begin, S0 + end, OS0 + begin);  // SGD without momentum keeps v
+  const bool copy_s0 = !one && t.out_s0 != t.s0;
   for (int64_t j = begin; j < end; ++j) {
     const int64_t pj = kStrided && t.param_layout >= 0 ? sched_opt_offset(layouts + t.param_layout, j) : j;
     const int64_t gj = kStrided && t.grad_layout >= 0 ? sched_opt_offset(layouts + t.grad_layout, j) : j;
-    float p = static_cast<float>(P[pj]);
-    float s0 = one ? static_cast<float>(S0[j]) : 0.0f;
-    float s1 = two ? static_cast<float>(S1[j]) : 0.0f;
-    sched_opt_update<T, KIND>(p, static_cast<float>(Gr[gj]), s0, s1, G, S);
-    OP[j] = static_cast<T>(p);
-    if (one) OS0[j] = static_cast<T>(s0);
-    if (two) OS1[j] = static_cast<T>(s1);
+    sched_opt_element<T, KIND>(t, j, pj, gj, one, two, copy_s0, G, S);
   }
 }
 

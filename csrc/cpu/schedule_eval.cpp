@@ -13,14 +13,10 @@
 #include "math/schedule.h"
 #include "mlx/allocator.h"
 #include "mlx/backend/cpu/encoder.h"
+#include "clones.h"
 #include "parallel.h"
 #include "primitives.h"
 
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
-#define SCHED_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define SCHED_CLONES
-#endif
 
 namespace mlx_sched {
 

@@ -197,15 +197,6 @@ __global__ void __launch_bounds__(kBlockDim) steps_kernel_impl(Launch L) {
   }
 }
 
-CUfunction driver_handle(const void* kernel) {
-  cudaFunction_t f;
-  cudaError_t err = cudaGetFuncBySymbol(&f, kernel);
-  if (err != cudaSuccess) {
-    throw std::runtime_error(std::string("[ScheduleEval::eval_gpu] cannot get the kernel's driver handle: ") +
-                             cudaGetErrorString(err));
-  }
-  return reinterpret_cast<CUfunction>(f);
-}
 
 template <typename T>
 CUfunction steps_handle() {
@@ -214,6 +205,16 @@ CUfunction steps_handle() {
 }
 
 }  // namespace
+
+CUfunction driver_handle(const void* kernel) {
+  cudaFunction_t f;
+  cudaError_t err = cudaGetFuncBySymbol(&f, kernel);
+  if (err != cudaSuccess) {
+    throw std::runtime_error(std::string("[mlx_sched CUDA] cannot get a kernel's driver handle: ") +
+                             cudaGetErrorString(err));
+  }
+  return reinterpret_cast<CUfunction>(f);
+}
 
 CUfunction range_kernel() {
   static CUfunction f = driver_handle(reinterpret_cast<const void*>(&range_kernel_impl));

@@ -38,6 +38,7 @@ enum class StepType { u8, u16, u32, u64, i8, i16, i32, i64, f16, bf16, f32 };
 // address registered with this extension's CUDA runtime is not valid in
 // libmlx's ("invalid resource handle").
 CUfunction steps_kernel(StepType t);
+CUfunction driver_handle(const void* kernel);  // cudaGetFuncBySymbol, or throws
 CUfunction range_kernel();
 
 // The fused optimizer step: the whole tensor table travels as the kernel's

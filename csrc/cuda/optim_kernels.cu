@@ -70,15 +70,7 @@ __device__ __forceinline__ void lane_vec4(const sched_opt_tensor& t, sched_i64 b
       if (one) *reinterpret_cast<Vec4<T>*>(OS0 + j) = m;
       if (two) *reinterpret_cast<Vec4<T>*>(OS1 + j) = v;
     } else {
-      for (sched_i64 jj = j; jj < t.size; ++jj) {
-        float pf = static_cast<float>(P[jj]);
-        if (copy_s0) OS0[jj] = S0[jj];
-        float s0 = one ? static_cast<float>(S0[jj]) : 0.0f, s1 = two ? static_cast<float>(S1[jj]) : 0.0f;
-        sched_opt_update<T, KIND>(pf, static_cast<float>(Gr[jj]), s0, s1, G, S);
-        OP[jj] = static_cast<T>(pf);
-        if (one) OS0[jj] = static_cast<T>(s0);
-        if (two) OS1[jj] = static_cast<T>(s1);
-      }
+      for (sched_i64 jj = j; jj < t.size; ++jj) sched_opt_element<T, KIND>(t, jj, jj, jj, one, two, copy_s0, G, S);
     }
   }
 }
@@ -135,16 +127,6 @@ __global__ void __launch_bounds__(SCHED_OPT_LANES, 4) fused_step_impl(const __gr
   }
 }
 
-CUfunction handle(const void* kernel) {
-  cudaFunction_t f;
-  cudaError_t err = cudaGetFuncBySymbol(&f, kernel);
-  if (err != cudaSuccess) {
-    throw std::runtime_error(std::string("[FusedStep::eval_gpu] cannot get the kernel's driver handle: ") +
-                             cudaGetErrorString(err));
-  }
-  return reinterpret_cast<CUfunction>(f);
-}
-
 }  // namespace
 
 const void* fused_step_symbol(int kind) {
@@ -156,7 +138,8 @@ const void* fused_step_symbol(int kind) {
 }
 
 CUfunction fused_step_kernel(int kind) {
-  static CUfunction f[3] = {handle(fused_step_symbol(0)), handle(fused_step_symbol(1)), handle(fused_step_symbol(2))};
+  static CUfunction f[3] = {driver_handle(fused_step_symbol(0)), driver_handle(fused_step_symbol(1)),
+                            driver_handle(fused_step_symbol(2))};
   return f[kind];
 }
 

@@ -3,15 +3,13 @@
 // MLX keeps its buffers resident through its residency set), bind the few
 // fixed buffers and dispatch one threadgroup per chunk: one dispatch for any
 // number of tensors.
-#include <dlfcn.h>
-
 #include <algorithm>
 #include <cstring>
-#include <filesystem>
 #include <stdexcept>
 #include <string>
 
 #include "metal/kernel_names.h"
+#include "metal/library.h"
 #include "mlx/backend/metal/device.h"
 #include "mlx/backend/metal/utils.h"
 #include "primitives.h"
@@ -19,14 +17,6 @@
 namespace mlx_sched {
 
 namespace {
-
-std::string fused_metallib_path() {
-  Dl_info info;
-  if (dladdr(reinterpret_cast<void*>(&fused_metallib_path), &info) == 0 || info.dli_fname == nullptr) {
-    throw std::runtime_error("[FusedStep::eval_gpu] cannot locate the mlx_sched extension binary.");
-  }
-  return (std::filesystem::path(info.dli_fname).parent_path() / (SCHED_METAL_LIBRARY ".metallib")).string();
-}
 
 // A host-written buffer for the dispatch, kept alive by the encoder.
 template <typename T>
@@ -49,7 +39,7 @@ void FusedStep::eval_gpu(const std::vector<mx::array>& inputs, std::vector<mx::a
 
   auto& s = stream();
   auto& d = mx::metal::device(s.device);
-  auto* lib = d.get_library(SCHED_METAL_LIBRARY, fused_metallib_path());
+  auto* lib = d.get_library(SCHED_METAL_LIBRARY, metallib_path());
   const char* kinds[] = {"sgd", "adam", "adamw"};
   auto* kernel = d.get_kernel(std::string(SCHED_METAL_FUSED_PREFIX) + kinds[kind_], lib);
   auto& enc = mx::metal::get_command_encoder(s);

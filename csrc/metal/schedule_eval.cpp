@@ -10,21 +10,22 @@
 #include <string>
 
 #include "metal/kernel_names.h"
+#include "metal/library.h"
 #include "mlx/backend/metal/device.h"
 #include "mlx/backend/metal/utils.h"
 #include "primitives.h"
 
 namespace mlx_sched {
 
-namespace {
-
 std::string metallib_path() {
   Dl_info info;
   if (dladdr(reinterpret_cast<void*>(&metallib_path), &info) == 0 || info.dli_fname == nullptr) {
-    throw std::runtime_error("[ScheduleEval::eval_gpu] cannot locate the mlx_sched extension binary.");
+    throw std::runtime_error("[mlx_sched Metal] cannot locate the mlx_sched extension binary.");
   }
   return (std::filesystem::path(info.dli_fname).parent_path() / (SCHED_METAL_LIBRARY ".metallib")).string();
 }
+
+namespace {
 
 std::string step_type_name(mx::Dtype dt) {
 #define SCHED_STEP_NAME(name, metal_type) \

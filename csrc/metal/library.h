@@ -1,0 +1,11 @@
+// mlx-sched Metal backend: where the shaders are (mlx_sched.metallib, next
+// to the extension binary, not next to libmlx; found with dladdr).
+#pragma once
+
+#include <string>
+
+namespace mlx_sched {
+
+std::string metallib_path();
+
+}  // namespace mlx_sched
