@@ -29,11 +29,14 @@ inline __attribute__((always_inline)) void update_loop(const sched_opt_tensor& t
                                                        const sched_opt_scalars& S) {
   const bool two = KIND != SCHED_OPT_SGD;
   const bool one = two || (G.flags & SCHED_OPT_MOMENTUM);
-  const bool copy_s0 = !one && t.out_s0 != t.s0;
+  if (!one && t.out_s0 != t.s0) {  // SGD without momentum keeps v: copied once, outside the vector loop
+    std::copy(reinterpret_cast<const T*>(t.s0) + begin, reinterpret_cast<const T*>(t.s0) + end,
+              reinterpret_cast<T*>(t.out_s0) + begin);
+  }
   for (int64_t j = begin; j < end; ++j) {
     const int64_t pj = kStrided && t.param_layout >= 0 ? sched_opt_offset(layouts + t.param_layout, j) : j;
     const int64_t gj = kStrided && t.grad_layout >= 0 ? sched_opt_offset(layouts + t.grad_layout, j) : j;
-    sched_opt_element<T, KIND>(t, j, pj, gj, one, two, copy_s0, G, S);
+    sched_opt_element<T, KIND>(t, j, pj, gj, one, two, false, G, S);
   }
 }
 
