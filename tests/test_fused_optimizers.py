@@ -467,9 +467,9 @@ def test_docstring_examples():
 
 
 def test_many_tensors_and_strided_gradients():
-    """400 tensors, 40 of them with transposed gradients: more than one CUDA
-    launch's table holds (320 tensors, 32 layouts), still the numbers of
-    mlx.optimizers, and the step and learning rate written once."""
+    """400 tensors, 40 of them with transposed gradients: more than the CUDA
+    kernel's argument holds (320 tensors, 32 layouts; the table goes to a
+    buffer), still the numbers of mlx.optimizers."""
     rng = np.random.default_rng(5)
     params = {f"t{i}": mx.array(rng.normal(size=(3, 5 + i % 7)).astype(np.float32)) for i in range(400)}
     grads = {}

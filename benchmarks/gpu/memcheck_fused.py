@@ -1,6 +1,6 @@
 """compute-sanitizer target: fused steps of every kind over float32/float16/
-bfloat16 tensors, strided gradients, groups, and more tensors than one CUDA
-launch holds. Usage: compute-sanitizer --tool memcheck python3 benchmarks/gpu/memcheck_fused.py"""
+bfloat16 tensors, strided gradients, groups, and more tensors than the CUDA
+kernel's argument holds (a table in a buffer). Usage: compute-sanitizer --tool memcheck python3 benchmarks/gpu/memcheck_fused.py"""
 
 import mlx.core as mx
 import numpy as np

@@ -1,8 +1,9 @@
 // FusedStep::eval_gpu for MLX's CUDA backend: allocate (donating), bind,
 // and launch the fused kernel through MLX's command encoder, with the tensor
-// table as the kernel's argument (launch.h). One launch unless the step has
-// more tensors or strided gradients than a table holds.
+// table as the kernel's argument, or in a buffer when it is too large for
+// one (launch.h). One launch per step.
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 
@@ -38,25 +39,27 @@ void FusedStep::eval_gpu(const std::vector<mx::array>& inputs, std::vector<mx::a
   L->lr_out = mx::gpu_ptr<float>(outputs[1]);
   CUfunction kernel = cuda::fused_step_kernel(kind_);
   const auto& T = table.tensors;
-  size_t i = 0;
-  do {  // at least one launch: it writes the step and the learning rates
-    L->ntensors = 0;
-    int32_t nlayouts = 0, first = T.empty() ? 0 : T[i].first_chunk;
-    for (; i < T.size() && L->ntensors < cuda::kOptMaxTensors; ++i) {
-      sched_opt_tensor e = T[i];
-      if (e.grad_layout >= 0) {
-        if (nlayouts == cuda::kOptMaxLayouts) break;
-        L->layouts[nlayouts] = table.layouts[e.grad_layout];
-        e.grad_layout = nlayouts++;
-      }
-      e.first_chunk -= first;
-      L->tensors[L->ntensors++] = e;
-    }
-    const int64_t end = i < T.size() ? T[i].first_chunk : table.chunks;
-    L->nchunks = static_cast<int32_t>(end - first);
-    enc.add_kernel_node(kernel, dim3(std::max<int32_t>(L->nchunks, 1)), dim3(SCHED_OPT_LANES), *L);
-    L->step_out = nullptr;
-  } while (i < T.size());
+  const auto& Ls = table.layouts;
+  L->ntensors = static_cast<int32_t>(T.size());
+  L->nchunks = static_cast<int32_t>(table.chunks);
+  if (T.size() <= static_cast<size_t>(cuda::kOptMaxTensors) && Ls.size() <= static_cast<size_t>(cuda::kOptMaxLayouts)) {
+    std::copy(T.begin(), T.end(), L->tensors);
+    std::copy(Ls.begin(), Ls.end(), L->layouts);
+  } else {
+    // Too large for the argument: a unified-memory buffer the host writes
+    // now (it is fresh, no kernel reads it yet) and the encoder keeps alive.
+    const size_t tb = T.size() * sizeof(sched_opt_tensor), lb = Ls.size() * sizeof(sched_opt_layout);
+    mx::array buf({static_cast<int>(tb + lb)}, mx::uint8, nullptr, {});
+    buf.set_data(mx::allocator::malloc(tb + lb));
+    std::memcpy(buf.data<uint8_t>(), T.data(), tb);
+    if (lb) std::memcpy(buf.data<uint8_t>() + tb, Ls.data(), lb);
+    enc.add_temporary(buf);
+    enc.set_input_array(buf);
+    const auto* base = mx::gpu_ptr<uint8_t>(buf);
+    L->table = reinterpret_cast<const sched_opt_tensor*>(base);
+    L->table_layouts = lb ? reinterpret_cast<const sched_opt_layout*>(base + tb) : nullptr;
+  }
+  enc.add_kernel_node(kernel, dim3(std::max<int32_t>(L->nchunks, 1)), dim3(SCHED_OPT_LANES), *L);
 }
 
 }  // namespace mlx_sched

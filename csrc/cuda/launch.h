@@ -41,11 +41,11 @@ CUfunction steps_kernel(StepType t);
 CUfunction driver_handle(const void* kernel);  // cudaGetFuncBySymbol, or throws
 CUfunction range_kernel();
 
-// The fused optimizer step: the whole tensor table travels as the kernel's
+// The fused optimizer step: the tensor table travels as the kernel's
 // argument (CUDA 12.1+: up to 32764 bytes), so a step needs no host-written
-// device buffer. Steps with more tensors or strided gradients than one
-// table holds are split into several launches; only the first writes the
-// step and the learning rates. Groups: at most kOptMaxGroups on the GPU.
+// device buffer. A step with more tensors or strided gradients than that
+// holds puts its table in a unified-memory buffer the host writes (the
+// launch points at it): one launch either way. Groups: at most kOptMaxGroups.
 constexpr int kOptMaxTensors = 320;
 constexpr int kOptMaxLayouts = 32;
 constexpr int kOptMaxGroups = 64;
@@ -53,8 +53,10 @@ constexpr int kOptMaxGroups = 64;
 struct OptLaunch {
   const uint64_t* step;
   const int32_t* programs;
-  uint64_t* step_out;   // null except in the first launch
+  uint64_t* step_out;
   float* lr_out;
+  const sched_opt_tensor* table;         // null: the tensors below
+  const sched_opt_layout* table_layouts;  // null: the layouts below
   int32_t R;
   int32_t ngroups;
   int32_t ntensors;

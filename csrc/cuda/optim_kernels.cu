@@ -85,12 +85,12 @@ __device__ __forceinline__ bool vec4_ok(const sched_opt_tensor& t) {
 }
 
 template <typename T, int KIND>
-__device__ __forceinline__ void run_lane(const OptLaunch& L, const sched_opt_tensor& t, sched_i64 base,
+__device__ __forceinline__ void run_lane(const sched_opt_layout* layouts, const sched_opt_tensor& t, sched_i64 base,
                                          const sched_opt_group& G, const sched_opt_scalars& S) {
   if (vec4_ok<T>(t)) {
     lane_vec4<T, KIND>(t, base, threadIdx.x, G, S);
   } else {
-    sched_opt_lane<T, KIND>(t, L.layouts, base, threadIdx.x, G, S);
+    sched_opt_lane<T, KIND>(t, layouts, base, threadIdx.x, G, S);
   }
 }
 
@@ -99,31 +99,33 @@ __global__ void __launch_bounds__(SCHED_OPT_LANES, 4) fused_step_impl(const __gr
   __shared__ sched_opt_scalars S;
   __shared__ int32_t t_index;
   const uint64_t step = *L.step;
-  if (blockIdx.x == 0 && L.step_out != nullptr) {
+  if (blockIdx.x == 0) {
     for (int32_t g = threadIdx.x; g < L.ngroups; g += blockDim.x) {
       L.lr_out[g] = sched_opt_group_scalars(L.groups[g], L.programs, L.R, step).lr;
     }
     if (threadIdx.x == 0) *L.step_out = step + 1;
   }
   if (static_cast<int32_t>(blockIdx.x) >= L.nchunks) return;  // a step without elements
+  const sched_opt_tensor* table = L.table != nullptr ? L.table : L.tensors;
+  const sched_opt_layout* layouts = L.table_layouts != nullptr ? L.table_layouts : L.layouts;
   if (threadIdx.x == 0) {
-    const int32_t t = sched_opt_find_tensor(L.tensors, L.ntensors, blockIdx.x);
+    const int32_t t = sched_opt_find_tensor(table, L.ntensors, blockIdx.x);
     t_index = t;
-    S = sched_opt_group_scalars(L.groups[L.tensors[t].group], L.programs, L.R, step);
+    S = sched_opt_group_scalars(L.groups[table[t].group], L.programs, L.R, step);
   }
   __syncthreads();
-  const sched_opt_tensor& t = L.tensors[t_index];
+  const sched_opt_tensor& t = table[t_index];
   const sched_i64 base = static_cast<sched_i64>(blockIdx.x - t.first_chunk) * SCHED_OPT_CHUNK;
   const sched_opt_group G = L.groups[t.group];
   switch (t.dtype) {
     case SCHED_OPT_F32:
-      run_lane<float, KIND>(L, t, base, G, S);
+      run_lane<float, KIND>(layouts, t, base, G, S);
       break;
     case SCHED_OPT_F16:
-      run_lane<__half, KIND>(L, t, base, G, S);
+      run_lane<__half, KIND>(layouts, t, base, G, S);
       break;
     default:
-      run_lane<__nv_bfloat16, KIND>(L, t, base, G, S);
+      run_lane<__nv_bfloat16, KIND>(layouts, t, base, G, S);
   }
 }
 
