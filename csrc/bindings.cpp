@@ -5,6 +5,7 @@
 #include <nanobind/stl/variant.h>
 #include <nanobind/stl/vector.h>
 
+#include <algorithm>
 #include <initializer_list>
 #include <tuple>
 #include <utility>
@@ -101,10 +102,10 @@ Returns:
   m.def(
       "flat_view",
       [](const mx::array& flat, int64_t offset, const std::vector<int>& shape, mx::StreamOrDevice s) {
-        return mlx_sched::flat_view(flat, offset, mx::Shape(shape.begin(), shape.end()), s);
+        return mlx_sched::flat_views(flat, {offset}, {mx::Shape(shape.begin(), shape.end())}, s)[0];
       },
       "flat"_a, "offset"_a, "shape"_a, nb::kw_only(), "stream"_a = nb::none(),
-        "A row-contiguous view of ``shape`` at element ``offset`` of a flat array (no copy).");
+      "A row-contiguous view of ``shape`` at element ``offset`` of a flat array (no copy).");
 
   m.def(
       "flat_views",
@@ -113,17 +114,32 @@ Returns:
         if (bucket_of.size() != offset.size() || offset.size() != shapes.size()) {
           throw std::invalid_argument("[flat_views] bucket_of, offset and shapes must have the same length.");
         }
-        std::vector<mx::array> out;
-        out.reserve(shapes.size());
-        for (size_t i = 0; i < shapes.size(); ++i) {
-          if (bucket_of[i] < 0 || bucket_of[i] >= static_cast<int>(flats.size())) {
-            throw std::invalid_argument("[flat_views] bucket_of names no flat array.");
+        // Views of one flat buffer, 32 to a node, back in the tensors' order.
+        constexpr size_t kPerNode = 32;
+        std::vector<mx::array> out(shapes.size(), mx::array(0.0f));
+        for (size_t b = 0; b < flats.size(); ++b) {
+          std::vector<size_t> members;
+          for (size_t i = 0; i < shapes.size(); ++i) {
+            if (bucket_of[i] < 0 || bucket_of[i] >= static_cast<int>(flats.size())) {
+              throw std::invalid_argument("[flat_views] bucket_of names no flat array.");
+            }
+            if (static_cast<size_t>(bucket_of[i]) == b) members.push_back(i);
           }
-          out.push_back(mlx_sched::flat_view(flats[bucket_of[i]], offset[i], mx::Shape(shapes[i].begin(), shapes[i].end())));
+          for (size_t k = 0; k < members.size(); k += kPerNode) {
+            std::vector<int64_t> offs;
+            std::vector<mx::Shape> shps;
+            for (size_t q = k; q < std::min(members.size(), k + kPerNode); ++q) {
+              offs.push_back(offset[members[q]]);
+              shps.emplace_back(shapes[members[q]].begin(), shapes[members[q]].end());
+            }
+            auto views = mlx_sched::flat_views(flats[b], offs, shps);
+            for (size_t q = 0; q < views.size(); ++q) out[members[k + q]] = views[q];
+          }
         }
         return out;
       },
-      "flats"_a, "bucket_of"_a, "offset"_a, "shapes"_a, "The views flat_view gives, for many tensors in one call.");
+      "flats"_a, "bucket_of"_a, "offset"_a, "shapes"_a,
+      "Views of the flat buffers for many tensors (one FlatView node per 32 of a buffer).");
 
   m.attr("OPTIMIZERS") =
       table({{"sgd", SCHED_OPT_SGD}, {"adam", SCHED_OPT_ADAM}, {"adamw", SCHED_OPT_ADAMW}});

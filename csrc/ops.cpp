@@ -191,16 +191,25 @@ std::vector<mx::array> fused_step(
       inputs);
 }
 
-mx::array flat_view(const mx::array& flat, int64_t offset, const mx::Shape& shape, mx::StreamOrDevice s) {
-  int64_t size = 1;
-  for (auto d : shape) {
-    if (d < 0) fail("flat_view: negative dimension.");
-    size *= d;
+std::vector<mx::array> flat_views(
+    const mx::array& flat, const std::vector<int64_t>& offsets, const std::vector<mx::Shape>& shapes,
+    mx::StreamOrDevice s) {
+  if (offsets.size() != shapes.size() || offsets.empty()) {
+    throw std::invalid_argument("[flat_view] offsets and shapes must have the same, non-zero length.");
   }
-  if (flat.ndim() != 1 || offset < 0 || offset + size > flat.size()) {
-    throw std::invalid_argument("[flat_view] the view must lie inside a flat (1-D) array.");
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    int64_t size = 1;
+    for (auto d : shapes[i]) {
+      if (d < 0) throw std::invalid_argument("[flat_view] negative dimension.");
+      size *= d;
+    }
+    if (flat.ndim() != 1 || offsets[i] < 0 || offsets[i] + size > flat.size()) {
+      throw std::invalid_argument("[flat_view] the view must lie inside a flat (1-D) array.");
+    }
   }
-  return mx::array(shape, flat.dtype(), std::make_shared<FlatView>(mx::to_stream(s), offset), {flat});
+  return mx::array::make_arrays(
+      shapes, std::vector<mx::Dtype>(shapes.size(), flat.dtype()),
+      std::make_shared<FlatView>(mx::to_stream(s), offsets), {flat});
 }
 
 }  // namespace mlx_sched

@@ -29,7 +29,10 @@ std::vector<mx::array> fused_step(
     const std::vector<int64_t>& param_off, const std::vector<int>& bucket_of, const std::vector<int64_t>& offset,
     const std::vector<mx::array>& states, mx::StreamOrDevice s = {});
 
-// The parameter of `shape` at element `offset` of the flat buffer `flat`.
-mx::array flat_view(const mx::array& flat, int64_t offset, const mx::Shape& shape, mx::StreamOrDevice s = {});
+// The arrays of `shapes` at element `offsets` of the flat buffer `flat`
+// (one FlatView node for all of them: keep them few, see primitives.h).
+std::vector<mx::array> flat_views(
+    const mx::array& flat, const std::vector<int64_t>& offsets, const std::vector<mx::Shape>& shapes,
+    mx::StreamOrDevice s = {});
 
 }  // namespace mlx_sched

@@ -83,14 +83,17 @@ std::vector<mx::Shape> FusedStep::output_shapes(const std::vector<mx::array>& in
   return shapes;
 }
 
-void FlatView::eval(const std::vector<mx::array>& inputs, mx::array& out) {
-  mx::Strides strides(out.ndim(), 1);
-  for (int d = out.ndim() - 2; d >= 0; --d) strides[d] = strides[d + 1] * out.shape(d + 1);
-  auto flags = inputs[0].flags();
-  flags.row_contiguous = true;
-  flags.contiguous = true;
-  flags.col_contiguous = out.ndim() <= 1 || out.size() <= 1;
-  out.copy_shared_buffer(inputs[0], strides, flags, out.size(), offset_);
+void FlatView::eval(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs) {
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    auto& out = outputs[i];
+    mx::Strides strides(out.ndim(), 1);
+    for (int d = out.ndim() - 2; d >= 0; --d) strides[d] = strides[d + 1] * out.shape(d + 1);
+    auto flags = inputs[0].flags();
+    flags.row_contiguous = true;
+    flags.contiguous = true;
+    flags.col_contiguous = out.ndim() <= 1 || out.size() <= 1;
+    out.copy_shared_buffer(inputs[0], strides, flags, out.size(), offsets_[i]);
+  }
 }
 
 namespace {

@@ -106,21 +106,27 @@ class FusedStep : public mx::Primitive {
   Layout layout_;
 };
 
-// A row-contiguous view of `shape` at element `offset` of a flat buffer:
-// how a fused step hands out each parameter (no copy, no kernel).
-class FlatView : public mx::UnaryPrimitive {
+// Row-contiguous views of a flat buffer, output i at element offsets[i]:
+// how a fused step hands out its parameters (no copy, no kernel). Several
+// views per node (up to 32: MLX's siblings make a node of n outputs cost
+// O(n^2)), because MLX's eval pays a few microseconds per node.
+class FlatView : public mx::Primitive {
  public:
-  FlatView(mx::Stream stream, int64_t offset) : mx::UnaryPrimitive(stream), offset_(offset) {}
-  void eval_cpu(const std::vector<mx::array>& inputs, mx::array& out) override { eval(inputs, out); }
-  void eval_gpu(const std::vector<mx::array>& inputs, mx::array& out) override { eval(inputs, out); }
+  FlatView(mx::Stream stream, std::vector<int64_t> offsets) : mx::Primitive(stream), offsets_(std::move(offsets)) {}
+  void eval_cpu(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs) override {
+    eval(inputs, outputs);
+  }
+  void eval_gpu(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs) override {
+    eval(inputs, outputs);
+  }
   const char* name() const override { return "FlatView"; }
   bool is_equivalent(const mx::Primitive& other) const override {
-    return offset_ == static_cast<const FlatView&>(other).offset_;
+    return offsets_ == static_cast<const FlatView&>(other).offsets_;
   }
 
  private:
-  void eval(const std::vector<mx::array>& inputs, mx::array& out);
-  int64_t offset_;
+  void eval(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs);
+  std::vector<int64_t> offsets_;
 };
 
 }  // namespace mlx_sched

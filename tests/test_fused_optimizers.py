@@ -290,10 +290,13 @@ def test_one_dispatch(kind, tmp_path):
     new = opt.apply_gradients(grads, params)
     outs = [v for _, v in tree_flatten(new)] + [v for _, v in tree_flatten(opt.state)]
     prims = graph_primitives(outs, tmp_path)
-    # one kernel; the parameters are handed out as views of its flat output (no kernel, no copy)
+    # one kernel; the parameters are handed out as views of its flat output
+    # (no kernel, no copy; up to 32 views per node)
     assert prims.count("FusedStep") == 1
-    assert prims.count("FlatView") == 30
+    assert prims.count("FlatView") == 1
     assert set(prims) == {"FusedStep", "FlatView"}
+    views = [v for _, v in tree_flatten(new)]
+    assert len({id(v) for v in views}) == 30 and all(v.shape in ((4, 3), (3,)) for v in views)
     assert opt.state["learning_rate"].shape == (3,)
 
 
