@@ -244,8 +244,6 @@ def test_float64_oracle(case):
     for g in grads:
         tree = opt.apply_gradients({k: mx.array(v) for k, v in g.items()}, tree)
         mx.eval(tree, opt.state)
-    if kind == "sgd" and isinstance(wd_value, ms.Schedule):
-        kw = dict(kw)
     want = oracle(kind, params, grads, lrs, wds, **kw)
     for k in shapes:
         np.testing.assert_allclose(np.array(tree[k]), want[k], rtol=2e-5, atol=2e-6)
@@ -361,7 +359,6 @@ def test_state_save_and_load(tmp_path):
     o_new = fo.AdamW(warmup_cosine(), bias_correction=True)
     o_new.state = tree_unflatten(list(mx.load(path).items()))
     assert o_new.state["step"].item() == 20
-    x = None
     mx.random.seed(3)
     _ = make_model()  # same random stream position as train()
     x = mx.random.normal(in_shape)

@@ -44,7 +44,6 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import mlx.core as mx
 import mlx.optimizers as _optim
 from mlx.utils import tree_flatten as _tree_flatten
-from mlx.utils import tree_unflatten
 
 from . import _ext
 from ._program import encode
