@@ -180,8 +180,12 @@ FusedStep::Table FusedStep::prepare(
     const int64_t bytes = static_cast<int64_t>(g.itemsize());
     const int64_t off = layout_.offset[i] * bytes;
     sched_opt_tensor e{};
+    // A flat source (contiguous, at an offset), or the tensor itself (any layout).
+    e.param_layout = strided(p);
+    if (e.param_layout >= 0 && layout_.param_off[i] != 0) {
+      throw std::invalid_argument("[FusedStep::eval] a strided parameter source must start at offset 0.");
+    }
     e.param = address(p) + layout_.param_off[i] * bytes;
-    e.param_layout = p.ndim() == 1 ? -1 : strided(p);  // a flat source, or the tensor itself
     e.grad = address(g);
     e.grad_layout = strided(g);
     e.out_param = address(outputs[2 + b]) + off;

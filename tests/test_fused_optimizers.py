@@ -260,6 +260,13 @@ def test_strided_gradients():
     ref = optim.SGD(0.1, momentum=0.9).apply_gradients(grads, params)
     for k in params:
         assert mx.array_equal(ours[k], ref[k]).item(), k
+    # strided parameters too (the first step reads them in place), 1-D and 2-D
+    params = {"v": mx.arange(20.0)[::2], "w": mx.array(p).T}
+    grads = {"v": mx.ones((10,)), "w": mx.array(gt)}
+    ours = fo.SGD(0.1, momentum=0.9).apply_gradients(grads, params)
+    ref = optim.SGD(0.1, momentum=0.9).apply_gradients(grads, params)
+    for k in params:
+        assert mx.array_equal(ours[k], ref[k]).item(), k
 
 
 # ------------------------------------------------------------------- one dispatch
