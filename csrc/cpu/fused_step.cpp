@@ -21,22 +21,20 @@ constexpr int64_t kTaskChunks = 16;  // chunks (of 4096 elements) per parallel t
 
 // The element loop; kStrided: a gradient or parameter read through its layout.
 // Without strides, float32 compiles to one vectorized loop (AVX2 clone on x86-64).
-// The element loop; kStrided: a gradient or parameter read through its layout.
-// Without strides, float32 compiles to one vectorized loop (AVX2 clone on x86-64).
 template <typename T, int KIND, bool kStrided>
 inline __attribute__((always_inline)) void update_loop(const sched_opt_tensor& t, const sched_opt_layout* layouts,
                                                        int64_t begin, int64_t end, const sched_opt_group& G,
                                                        const sched_opt_scalars& S) {
-  const bool two = KIND != SCHED_OPT_SGD;
-  const bool one = two || (G.flags & SCHED_OPT_MOMENTUM);
-  if (!one && t.out_s0 != t.s0) {  // SGD without momentum keeps v: copied once, outside the vector loop
+  sched_opt_uses U = sched_opt_uses_of<KIND>(t, G);
+  if (U.copy_s0) {  // copied once here, not inside the vector loop
     std::copy(reinterpret_cast<const T*>(t.s0) + begin, reinterpret_cast<const T*>(t.s0) + end,
               reinterpret_cast<T*>(t.out_s0) + begin);
+    U.copy_s0 = false;
   }
   for (int64_t j = begin; j < end; ++j) {
     const int64_t pj = kStrided && t.param_layout >= 0 ? sched_opt_offset(layouts + t.param_layout, j) : j;
     const int64_t gj = kStrided && t.grad_layout >= 0 ? sched_opt_offset(layouts + t.grad_layout, j) : j;
-    sched_opt_element<T, KIND>(t, j, pj, gj, one, two, false, G, S);
+    sched_opt_element<T, KIND>(t, j, pj, gj, U, G, S);
   }
 }
 

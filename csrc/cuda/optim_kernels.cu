@@ -44,9 +44,7 @@ __device__ __forceinline__ void lane_vec4(const sched_opt_tensor& t, sched_i64 b
   T* OP = reinterpret_cast<T*>(t.out_param);
   T* OS0 = reinterpret_cast<T*>(t.out_s0);
   T* OS1 = reinterpret_cast<T*>(t.out_s1);
-  const bool two = KIND != SCHED_OPT_SGD;
-  const bool one = two || (G.flags & SCHED_OPT_MOMENTUM);
-  const bool copy_s0 = !one && t.out_s0 != t.s0;
+  const sched_opt_uses U = sched_opt_uses_of<KIND>(t, G);
 #pragma unroll
   for (int k = 0; k < SCHED_OPT_PER_LANE / 4; ++k) {
     const sched_i64 j = base + (static_cast<sched_i64>(k) * SCHED_OPT_LANES + lane) * 4;
@@ -55,9 +53,9 @@ __device__ __forceinline__ void lane_vec4(const sched_opt_tensor& t, sched_i64 b
       Vec4<T> p = *reinterpret_cast<const Vec4<T>*>(P + j);
       const Vec4<T> g = *reinterpret_cast<const Vec4<T>*>(Gr + j);
       Vec4<T> m = {}, v = {};
-      if (one) m = *reinterpret_cast<const Vec4<T>*>(S0 + j);
-      if (two) v = *reinterpret_cast<const Vec4<T>*>(S1 + j);
-      if (copy_s0) *reinterpret_cast<Vec4<T>*>(OS0 + j) = m = *reinterpret_cast<const Vec4<T>*>(S0 + j);
+      if (U.one) m = *reinterpret_cast<const Vec4<T>*>(S0 + j);
+      if (U.two) v = *reinterpret_cast<const Vec4<T>*>(S1 + j);
+      if (U.copy_s0) *reinterpret_cast<Vec4<T>*>(OS0 + j) = m = *reinterpret_cast<const Vec4<T>*>(S0 + j);
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
         float pf = static_cast<float>(p.v[q]), s0 = static_cast<float>(m.v[q]), s1 = static_cast<float>(v.v[q]);
@@ -67,10 +65,10 @@ __device__ __forceinline__ void lane_vec4(const sched_opt_tensor& t, sched_i64 b
         v.v[q] = static_cast<T>(s1);
       }
       *reinterpret_cast<Vec4<T>*>(OP + j) = p;
-      if (one) *reinterpret_cast<Vec4<T>*>(OS0 + j) = m;
-      if (two) *reinterpret_cast<Vec4<T>*>(OS1 + j) = v;
+      if (U.one) *reinterpret_cast<Vec4<T>*>(OS0 + j) = m;
+      if (U.two) *reinterpret_cast<Vec4<T>*>(OS1 + j) = v;
     } else {
-      for (sched_i64 jj = j; jj < t.size; ++jj) sched_opt_element<T, KIND>(t, jj, jj, jj, one, two, copy_s0, G, S);
+      for (sched_i64 jj = j; jj < t.size; ++jj) sched_opt_element<T, KIND>(t, jj, jj, jj, U, G, S);
     }
   }
 }

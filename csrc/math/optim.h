@@ -169,24 +169,40 @@ SCHED_FN void sched_opt_update(
 #undef R_
 }
 
+// Which states a step touches: one, the first (Adam; SGD with momentum);
+// two, the second (Adam); copy_s0: SGD without momentum leaves v as it is,
+// so a new output buffer gets a copy.
+struct sched_opt_uses {
+  bool one;
+  bool two;
+  bool copy_s0;
+};
+
+template <int KIND>
+SCHED_FN sched_opt_uses sched_opt_uses_of(sched_opt_tensor t, sched_opt_group G) {
+  sched_opt_uses U;
+  U.two = KIND != SCHED_OPT_SGD;
+  U.one = U.two || (G.flags & SCHED_OPT_MOMENTUM) != 0;
+  U.copy_s0 = !U.one && t.out_s0 != t.s0;
+  return U;
+}
+
 // Element j of tensor t: load (the parameter at pj and the gradient at gj,
-// which differ from j for strided inputs), update, store. one: the first
-// state is used (Adam, SGD with momentum); two: the second (Adam);
-// copy_s0: SGD without momentum copies v into a new buffer unchanged.
+// which differ from j for strided inputs), update, store.
 template <typename T, int KIND>
 SCHED_FN void sched_opt_element(
-    sched_opt_tensor t, sched_i64 j, sched_i64 pj, sched_i64 gj, bool one, bool two, bool copy_s0,
-    sched_opt_group G, sched_opt_scalars S) {
+    sched_opt_tensor t, sched_i64 j, sched_i64 pj, sched_i64 gj, sched_opt_uses U, sched_opt_group G,
+    sched_opt_scalars S) {
   SCHED_GLOBAL const T* S0 = reinterpret_cast<SCHED_GLOBAL const T*>(t.s0);
   SCHED_GLOBAL T* OS0 = reinterpret_cast<SCHED_GLOBAL T*>(t.out_s0);
   float p = static_cast<float>(reinterpret_cast<SCHED_GLOBAL const T*>(t.param)[pj]);
-  if (copy_s0) OS0[j] = S0[j];
-  float s0 = one ? static_cast<float>(S0[j]) : 0.0f;
-  float s1 = two ? static_cast<float>(reinterpret_cast<SCHED_GLOBAL const T*>(t.s1)[j]) : 0.0f;
+  if (U.copy_s0) OS0[j] = S0[j];
+  float s0 = U.one ? static_cast<float>(S0[j]) : 0.0f;
+  float s1 = U.two ? static_cast<float>(reinterpret_cast<SCHED_GLOBAL const T*>(t.s1)[j]) : 0.0f;
   sched_opt_update<T, KIND>(p, static_cast<float>(reinterpret_cast<SCHED_GLOBAL const T*>(t.grad)[gj]), s0, s1, G, S);
   reinterpret_cast<SCHED_GLOBAL T*>(t.out_param)[j] = static_cast<T>(p);
-  if (one) OS0[j] = static_cast<T>(s0);
-  if (two) reinterpret_cast<SCHED_GLOBAL T*>(t.out_s1)[j] = static_cast<T>(s1);
+  if (U.one) OS0[j] = static_cast<T>(s0);
+  if (U.two) reinterpret_cast<SCHED_GLOBAL T*>(t.out_s1)[j] = static_cast<T>(s1);
 }
 
 // Lane `lane` of the work item that covers elements [base, base + CHUNK) of
@@ -195,14 +211,12 @@ template <typename T, int KIND>
 SCHED_FN void sched_opt_lane(
     sched_opt_tensor t, const SCHED_GLOBAL sched_opt_layout* layouts, sched_i64 base, sched_i32 lane,
     sched_opt_group G, sched_opt_scalars S) {
-  const bool two = KIND != SCHED_OPT_SGD;
-  const bool one = two || (G.flags & SCHED_OPT_MOMENTUM);
-  const bool copy_s0 = !one && t.out_s0 != t.s0;
+  const sched_opt_uses U = sched_opt_uses_of<KIND>(t, G);
   for (sched_i32 k = 0; k < SCHED_OPT_PER_LANE; ++k) {
     const sched_i64 j = base + lane + (sched_i64)k * SCHED_OPT_LANES;
     if (j >= t.size) break;
     const sched_i64 pj = t.param_layout < 0 ? j : sched_opt_offset(layouts + t.param_layout, j);
     const sched_i64 gj = t.grad_layout < 0 ? j : sched_opt_offset(layouts + t.grad_layout, j);
-    sched_opt_element<T, KIND>(t, j, pj, gj, one, two, copy_s0, G, S);
+    sched_opt_element<T, KIND>(t, j, pj, gj, U, G, S);
   }
 }

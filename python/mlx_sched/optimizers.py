@@ -46,6 +46,7 @@ import mlx.optimizers as _optim
 from mlx.utils import tree_flatten as _tree_flatten
 
 from . import _ext
+from ._families import constant
 from ._program import encode
 from ._schedules import Schedule
 
@@ -56,12 +57,6 @@ Group = Tuple[Predicate, Mapping[str, Any]]
 __all__ = ["SGD", "Adam", "AdamW"]
 
 _FLOAT_TYPES = (mx.float32, mx.float16, mx.bfloat16)
-
-
-def _constant_program(value: float) -> Schedule:
-    from ._families import constant
-
-    return constant(value)
 
 
 def _as_schedule(name: str, value: Any) -> Schedule:
@@ -79,7 +74,7 @@ def _as_schedule(name: str, value: Any) -> Schedule:
         )
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, but got {value}.")
-    return _constant_program(float(value))
+    return constant(float(value))
 
 
 def _real(name: str, value: Any) -> float:
@@ -129,14 +124,24 @@ class _Fused(_optim.Optimizer):
         self._flat_params: Optional[List[mx.array]] = None
 
     # -- groups and programs --------------------------------------------------
-    def _group_tuple(self, h: Dict[str, Any], rows: Dict[bytes, int], members: List[Any]) -> Tuple[Any, ...]:
+    def _group_hyper(self, h: Dict[str, Any], has_wd: bool) -> Tuple[Any, ...]:
+        """A group's checked hyperparameters: (flags, momentum, 1 - dampening,
+        b1, 1 - b1, b2, 1 - b2, eps), as math/optim.h's sched_opt_group."""
         raise NotImplementedError
 
     def _build(self) -> None:
+        """Each group's learning-rate and weight-decay programs (one row per
+        distinct program) and its hyperparameters, for the primitive."""
         rows: Dict[bytes, int] = {}
         members: List[Any] = []
-        self._groups = [self._group_tuple(h, rows, members) for h in self._hyper]
-        self._schedules = [_as_schedule("learning_rate", h["learning_rate"]) for h in self._hyper]
+        self._groups, self._schedules = [], []
+        for h in self._hyper:
+            wd = h.get("weight_decay", 0.0)
+            hyper = self._group_hyper(h, isinstance(wd, Schedule) or wd != 0)
+            lr = _as_schedule("learning_rate", h["learning_rate"])
+            row = [self._row(lr, rows, members), self._row(_as_schedule("weight_decay", wd), rows, members)]
+            self._groups.append((*row, *hyper))
+            self._schedules.append(lr)
         self._programs = mx.array(encode(members))
         mx.eval(self._programs)  # a constant of the graph (also under mx.compile)
 
@@ -391,12 +396,6 @@ def _carry_over(fused: Dict[str, Any], old: _Layout, new: _Layout, names: Tuple[
     return out
 
 
-def _wd_row(h: Dict[str, Any], rows: Dict[bytes, int], members: List[Any]) -> Tuple[int, bool]:
-    wd = h.get("weight_decay", 0.0)
-    s = _as_schedule("weight_decay", wd)
-    return _Fused._row(s, rows, members), isinstance(wd, Schedule) or wd != 0
-
-
 class SGD(_Fused):
     r"""Stochastic gradient descent, fused (``mlx.optimizers.SGD``'s arguments and update).
 
@@ -443,18 +442,16 @@ class SGD(_Fused):
                      dampening=dampening, nesterov=nesterov)
         super().__init__(hyper, groups)
 
-    def _group_tuple(self, h: Dict[str, Any], rows: Dict[bytes, int], members: List[Any]) -> Tuple[Any, ...]:
+    def _group_hyper(self, h: Dict[str, Any], has_wd: bool) -> Tuple[Any, ...]:
         momentum = _real("momentum", h["momentum"])
         dampening = _real("dampening", h["dampening"])
         if h["nesterov"] and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening.")
-        lr = self._row(_as_schedule("learning_rate", h["learning_rate"]), rows, members)
-        wd, has_wd = _wd_row(h, rows, members)
         F = _ext.OPT_FLAGS
         flags = ((F["momentum"] if momentum > 0 else 0) | (F["nesterov"] if h["nesterov"] else 0)
                  | (F["weight_decay"] if has_wd else 0))
         omd = 1.0 - dampening if dampening > 0 else 1.0
-        return (lr, wd, flags, momentum, omd, 0.0, 1.0, 0.0, 1.0, 0.0)
+        return (flags, momentum, omd, 0.0, 1.0, 0.0, 1.0, 0.0)
 
 
 class Adam(_Fused):
@@ -498,7 +495,7 @@ class Adam(_Fused):
         self.bias_correction = hyper["bias_correction"]
         super().__init__(hyper, groups)
 
-    def _group_tuple(self, h: Dict[str, Any], rows: Dict[bytes, int], members: List[Any]) -> Tuple[Any, ...]:
+    def _group_hyper(self, h: Dict[str, Any], has_wd: bool) -> Tuple[Any, ...]:
         betas = list(h["betas"])
         if len(betas) != 2:
             raise ValueError(f"betas must be two floats, but got {len(betas)}.")
@@ -509,11 +506,9 @@ class Adam(_Fused):
         eps = _real("eps", h["eps"])
         if not 0.0 <= eps:
             raise ValueError(f"Adam epsilon should be >=0, {eps} was provided instead")
-        lr = self._row(_as_schedule("learning_rate", h["learning_rate"]), rows, members)
-        wd, _ = _wd_row(h, rows, members)
         flags = _ext.OPT_FLAGS["bias_correction"] if h["bias_correction"] else 0
         b1, b2 = float(betas[0]), float(betas[1])
-        return (lr, wd, flags, 0.0, 1.0, b1, 1.0 - b1, b2, 1.0 - b2, eps)
+        return (flags, 0.0, 1.0, b1, 1.0 - b1, b2, 1.0 - b2, eps)
 
 
 class AdamW(Adam):
