@@ -123,9 +123,13 @@ bool collapse(const mx::array& a, sched_opt_layout& L) {
 FusedStep::Table FusedStep::prepare(
     const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs, const Malloc& malloc,
     const Address& address) {
+  allocate(inputs, outputs, malloc);
+  return make_table(inputs, outputs, address);
+}
+
+void FusedStep::allocate(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs, const Malloc& malloc) {
   const int n = num_tensors(), nb = num_buckets(), ns = num_states();
   const int nsrc = static_cast<int>(inputs.size()) - 2 - n - nb * ns;
-  auto grad = [&](int i) -> const mx::array& { return inputs[2 + i]; };
   auto source = [&](int k) -> const mx::array& { return inputs[2 + n + k]; };
   auto state = [&](int b, int k) -> const mx::array& { return inputs[2 + n + nsrc + b * ns + k]; };
   // Each output holds its own copy of the inputs: drop the other outputs'
@@ -163,6 +167,17 @@ FusedStep::Table FusedStep::prepare(
     }
     for (int k = 0; k < ns; ++k) donate_or_malloc(state(b, k), outputs[2 + nb + b * ns + k]);
   }
+}
+
+FusedStep::Table FusedStep::make_table(const std::vector<mx::array>& inputs, const std::vector<mx::array>& outputs,
+                                       const Address& address) const {
+  const int n = num_tensors(), nb = num_buckets(), ns = num_states();
+  const int nsrc = static_cast<int>(inputs.size()) - 2 - n - nb * ns;
+  auto grad = [&](int i) -> const mx::array& { return inputs[2 + i]; };
+  auto source = [&](int k) -> const mx::array& { return inputs[2 + n + k]; };
+  auto state = [&](int b, int k) -> const mx::array& { return inputs[2 + n + nsrc + b * ns + k]; };
+  // An empty `address`: validate and lay out only (no pointers).
+  auto at = [&](const mx::array& a, int64_t off) -> sched_u8* { return address ? address(a) + off : nullptr; };
   Table t;
   auto strided = [&](const mx::array& a) -> sched_i32 {
     if (a.flags().row_contiguous) return -1;
@@ -185,15 +200,15 @@ FusedStep::Table FusedStep::prepare(
     if (e.param_layout >= 0 && layout_.param_off[i] != 0) {
       throw std::invalid_argument("[FusedStep::eval] a strided parameter source must start at offset 0.");
     }
-    e.param = address(p) + layout_.param_off[i] * bytes;
-    e.grad = address(g);
+    e.param = at(p, layout_.param_off[i] * bytes);
+    e.grad = at(g, 0);
     e.grad_layout = strided(g);
-    e.out_param = address(outputs[2 + b]) + off;
-    e.s0 = address(state(b, 0)) + off;
-    e.out_s0 = address(outputs[2 + nb + b * ns]) + off;
+    e.out_param = at(outputs[2 + b], off);
+    e.s0 = at(state(b, 0), off);
+    e.out_s0 = at(outputs[2 + nb + b * ns], off);
     if (ns == 2) {
-      e.s1 = address(state(b, 1)) + off;
-      e.out_s1 = address(outputs[2 + nb + b * ns + 1]) + off;
+      e.s1 = at(state(b, 1), off);
+      e.out_s1 = at(outputs[2 + nb + b * ns + 1], off);
     }
     e.size = static_cast<sched_i64>(g.size());
     e.first_chunk = static_cast<sched_i32>(t.chunks);

@@ -99,6 +99,14 @@ class FusedStep : public mx::Primitive {
   using Address = std::function<sched_u8*(const mx::array&)>;
   Table prepare(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs, const Malloc& malloc,
                 const Address& address);
+  // prepare's two halves. The CPU backend allocates (and validates, with a
+  // null `address`) when the step is encoded, and makes the real table in its
+  // task, on the CPU stream's thread: on a CUDA build, array::data() moves a
+  // device buffer into unified memory, which must happen once, after the
+  // stream waited for the array's producer, and never on two threads at once.
+  void allocate(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs, const Malloc& malloc);
+  Table make_table(const std::vector<mx::array>& inputs, const std::vector<mx::array>& outputs,
+                   const Address& address) const;
 
  private:
   int kind_;

@@ -10,6 +10,7 @@
 #include "mlx/backend/cpu/encoder.h"
 #include "mlx/types/half_types.h"
 #include "clones.h"
+#include "host_data.h"
 #include "parallel.h"
 #include "primitives.h"
 
@@ -61,20 +62,38 @@ void update_any(const sched_opt_tensor& t, const sched_opt_layout* layouts, int6
 }  // namespace
 
 void FusedStep::eval_cpu(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs) {
-  auto address = [](const mx::array& a) { return const_cast<sched_u8*>(a.data<sched_u8>()); };
-  Table table = prepare(inputs, outputs, [](size_t n) { return mx::allocator::malloc(n); }, address);
+  make_table(inputs, outputs, {});  // validates now: an error leaves nothing allocated or queued
+  allocate(inputs, outputs, [](size_t n) { return mx::allocator::malloc(n); });
   auto& enc = mx::cpu::get_command_encoder(stream());
   for (const auto& in : inputs) enc.set_input_array(in);
   for (auto& out : outputs) enc.set_output_array(out);
-  std::vector<mx::array> keep;  // the buffers the task touches stay alive until it ran
-  for (const auto& a : inputs) keep.push_back(mx::array::unsafe_weak_copy(a));
-  enc.dispatch([table = std::move(table), keep = std::move(keep), groups = groups_, kind = kind_,
-                step_out = outputs[0].data<uint64_t>(), lr_out = outputs[1].data<float>()]() {
-    const auto& programs = keep[1];
-    const uint64_t step = *keep[0].data<uint64_t>();
+  // The buffers the task touches stay alive until it ran; the primitive too.
+  std::vector<mx::array> ins, outs;
+  for (const auto& a : inputs) ins.push_back(mx::array::unsafe_weak_copy(a));
+  for (const auto& a : outputs) outs.push_back(mx::array::unsafe_weak_copy(a));
+  auto self = std::static_pointer_cast<FusedStep>(outputs[0].primitive_ptr());
+  enc.dispatch([self = std::move(self), ins = std::move(ins), outs = std::move(outs)]() mutable {
+    // Every address once, here, on the CPU stream's thread after it waited
+    // for the inputs' producers (host_data.h).
+    Table table;
+    uint64_t* step_out;
+    float* lr_out;
+    const int32_t* program_words;
+    uint64_t step;
+    {
+      std::lock_guard<std::mutex> lk(cpu::host_data_mutex());
+      table = self->make_table(ins, outs, [](const mx::array& a) { return const_cast<sched_u8*>(a.data<sched_u8>()); });
+      step_out = outs[0].data<uint64_t>();
+      lr_out = outs[1].data<float>();
+      program_words = ins[1].data<int32_t>();
+      step = *ins[0].data<uint64_t>();
+    }
+    const auto& groups = self->groups_;
+    const int kind = self->kind_;
+    const int R = ins[1].shape(1);
     std::vector<sched_opt_scalars> scalars(groups.size());
     for (size_t g = 0; g < groups.size(); ++g) {
-      scalars[g] = sched_opt_group_scalars(groups[g], programs.data<int32_t>(), programs.shape(1), step);
+      scalars[g] = sched_opt_group_scalars(groups[g], program_words, R, step);
       lr_out[g] = scalars[g].lr;
     }
     *step_out = step + 1;

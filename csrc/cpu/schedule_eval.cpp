@@ -14,6 +14,7 @@
 #include "mlx/allocator.h"
 #include "mlx/backend/cpu/encoder.h"
 #include "clones.h"
+#include "host_data.h"
 #include "parallel.h"
 #include "primitives.h"
 
@@ -239,9 +240,9 @@ void eval_block(const int32_t* member, int32_t nseg, const StepBlock<S>& b, int6
 
 // All members [g0, g1) over steps [j0, j0 + len) of a step array of type T.
 template <typename T>
-void eval_steps(const mx::array& step, const int32_t* prog, int R, const int32_t* nseg,
+void eval_steps(const mx::array& step, const void* data, const int32_t* prog, int R, const int32_t* nseg,
                 int64_t g0, int64_t g1, int64_t N, int64_t j0, int64_t len, float* o) {
-  const T* p = step.data<T>();
+  const T* p = static_cast<const T*>(data);
   const bool contiguous = step.flags().row_contiguous;
   if constexpr (std::is_integral_v<T>) {
     if (contiguous) {  // the common case: read the steps in place
@@ -325,9 +326,17 @@ void ScheduleEval::eval_cpu(const std::vector<mx::array>& inputs, mx::array& out
                 mode = mode_]() mutable {
     const int G = program.shape(0);
     const int R = program.shape(1);
+    const int32_t* prog;
+    const void* steps;
+    float* o;
+    {  // every address once, here (host_data.h)
+      std::lock_guard<std::mutex> lk(cpu::host_data_mutex());
+      prog = program.data<int32_t>();
+      steps = arg.data<void>();
+      o = out.data<float>();
+    }
     // The program is tiny: read it through its strides if it has any.
     std::vector<int32_t> gathered;
-    const int32_t* prog = program.data<int32_t>();
     if (!program.flags().row_contiguous) {
       gathered.resize(program.size());
       StridedWalk w(program, 0);
@@ -335,15 +344,14 @@ void ScheduleEval::eval_cpu(const std::vector<mx::array>& inputs, mx::array& out
       prog = gathered.data();
     }
     auto member = [&](int64_t g) { return prog + g * R * SCHED_WORDS; };
-    float* o = out.data<float>();
     const int64_t N = G > 0 ? static_cast<int64_t>(out.size()) / G : 0;
     if (N == 0) return;
     if (G == 1 && N == 1) {  // one step (an optimizer's): no tasks, no allocations
       int32_t ns = sched_member_nseg(prog, R);
-      o[0] = mode == Mode::Range ? sched_eval(prog, ns, sched_step_from_i64(*arg.data<int64_t>()))
+      o[0] = mode == Mode::Range ? sched_eval(prog, ns, sched_step_from_i64(*static_cast<const int64_t*>(steps)))
                                  : [&] {
                                      float v;
-                                     eval_steps(arg.dtype(), arg, prog, R, &ns, 0, 1, 1, 0, 1, &v);
+                                     eval_steps(arg.dtype(), arg, steps, prog, R, &ns, 0, 1, 1, 0, 1, &v);
                                      return v;
                                    }();
       return;
@@ -352,7 +360,7 @@ void ScheduleEval::eval_cpu(const std::vector<mx::array>& inputs, mx::array& out
     for (int g = 0; g < G; ++g) nseg[g] = sched_member_nseg(member(g), R);
 
     if (mode == Mode::Range) {
-      const int64_t start = *arg.data<int64_t>();
+      const int64_t start = *static_cast<const int64_t*>(steps);
       const int64_t chunk = std::max<int64_t>(kTaskWork * 4, (N + 15) / 16);
       const int64_t nchunks = (N + chunk - 1) / chunk;
       cpu::parallel_for(G * nchunks, [&](int64_t task) {
@@ -370,7 +378,7 @@ void ScheduleEval::eval_cpu(const std::vector<mx::array>& inputs, mx::array& out
       int64_t blk = task / ngroups, grp = task % ngroups;
       int64_t j0 = blk * kBlock, len = std::min(kBlock, N - j0);
       int64_t g0 = grp * gchunk, g1 = std::min<int64_t>(G, g0 + gchunk);
-      eval_steps(arg.dtype(), arg, prog, R, nseg.data(), g0, g1, N, j0, len, o);
+      eval_steps(arg.dtype(), arg, steps, prog, R, nseg.data(), g0, g1, N, j0, len, o);
     });
   });
 }
