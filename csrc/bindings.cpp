@@ -153,6 +153,7 @@ Returns:
   m.attr("PROGRAM_MAGIC") = SCHED_MAGIC;
   m.attr("PROGRAM_VERSION") = SCHED_VERSION;
   m.attr("PROGRAM_WORDS") = SCHED_WORDS;
+  m.attr("PROGRAM_MAX_FACTORS") = SCHED_MAX_FACTORS;
   m.attr("KINDS") = table({{"constant", SCHED_KIND_CONSTANT}, {"linear", SCHED_KIND_LINEAR},
                            {"cosine", SCHED_KIND_COSINE}, {"exponential", SCHED_KIND_EXPONENTIAL},
                            {"power", SCHED_KIND_POWER}, {"triangle", SCHED_KIND_TRIANGLE}});

@@ -244,3 +244,77 @@ CASES = {
     "wsd_cos_lin": (lambda: ms.warmup_stable_decay(2.0, 33, 10, 77, 0.25, "cosine", "linear"), wsd(2.0, 33, 10, 77, 0.25, "cosine", "linear"), 2.0),
     "cosine_min_lr": (lambda: ms.cosine_with_min_lr(1e-3, 100, 2000, 1e-5), cosine_min_lr(1e-3, 100, 2000, 1e-5), 1e-3),
 }
+
+
+# ------------------------------------------------- issue 15: the new factories
+
+def cosine_exponent(init, n, end, e):
+    def f(s):
+        r = min(s, n) % (2 * n)  # cos(pi x / n) has period 2n: reduced exactly
+        return end + (init - end) * (0.5 * (1 + math.cos(math.pi * r / n))) ** e
+
+    return f
+
+
+def hf_cosine(init, w, T, cycles=0.5, m=0.0, shift=0, warm=None):
+    """HF's cosine schedules (unclamped), times init; warm: None (s / W),
+    "plus1" ((s + 1) / W) or a warmup_lr_rate."""
+    L = max(1, T - w)
+    half = round(L / (2 * cycles))
+
+    def f(s):
+        if s < w:
+            if warm is None:
+                return init * s / max(1, w)
+            if warm == "plus1":
+                return init * (s + 1) / max(1, w)
+            return init * (warm + (1 - warm) * s / max(1, w - 1))
+        t = (s - w + shift) % (2 * half)
+        return init * (m + (1 - m) * 0.5 * (1 + math.cos(math.pi * t / half)))
+
+    return _neg0(f)
+
+
+def hf_hard_restarts(init, w, T, cycles):
+    L = max(1, T - w)
+
+    def f(s):
+        if s < w:
+            return init * s / max(1, w)
+        t = s - w
+        if t >= L:
+            return 0.0
+        r = (cycles * t) % L  # (c p) mod 1 = r / L, exactly
+        return init * 0.5 * (1 + math.cos(math.pi * r / L))
+
+    return _neg0(f)
+
+
+def product(*fs):
+    def f(s):
+        v = 1.0
+        for g in fs:
+            v *= g(s)
+        return v
+
+    return f
+
+
+CASES.update({
+    "cosine_exponent": (lambda: ms.cosine_decay(1e-3, 777, 1e-5, exponent=2.5), cosine_exponent(1e-3, 777, 1e-5, 2.5), 1e-3),
+    "hf_cosine": (lambda: ms.cosine_with_warmup(1e-3, 100, 2100), hf_cosine(1e-3, 100, 2100), 1e-3),
+    "hf_cosine_cycles": (lambda: ms.cosine_with_warmup(2.0, 10, 810, num_cycles=4), hf_cosine(2.0, 10, 810, 4), 2.0),
+    "hf_hard_restarts": (lambda: ms.cosine_hard_restarts(1.0, 50, 1050, 4), hf_hard_restarts(1.0, 50, 1050, 4), 1.0),
+    "hf_hard_restarts_frac": (lambda: ms.cosine_hard_restarts(1.0, 7, 1007, 3), hf_hard_restarts(1.0, 7, 1007, 3), 1.0),
+    "hf_min_lr_rate": (lambda: ms.cosine_with_min_lr(1.0, 20, 420, num_cycles=1, min_lr_rate=0.1), hf_cosine(1.0, 20, 420, 1, 0.1), 1.0),
+    "hf_warmup_plus1": (lambda: ms.cosine_warmup_with_min_lr(1.0, 30, 630, min_lr=0.05),
+                        hf_cosine(1.0, 30, 630, 0.5, 0.05, 1, "plus1"), 1.0),
+    "hf_warmup_lr_rate": (lambda: ms.cosine_warmup_with_min_lr(1.0, 30, 630, min_lr_rate=0.05, warmup_lr_rate=0.2),
+                          hf_cosine(1.0, 30, 630, 0.5, 0.05, 1, 0.2), 1.0),
+    "onecycle_epochs": (lambda: ms.onecycle(max_lr=0.5, epochs=7, steps_per_epoch=13, pct_start=0.31),
+                        torch_onecycle(91, 0.5, 0.31), 0.5),
+    "multiply": (lambda: ms.multiply(ms.warmup_constant(0.1, 1.0, 100), ms.multistep_decay(0.01, [300, 700, 700])),
+                 product(lambda s: _lin(0.1, 1.0, 100, s), multistep(0.01, [300, 700, 700], 0.1)), 0.01),
+    "multiply_join": (lambda: ms.join_schedules([ms.constant(0.5), ms.multiply(ms.cosine_restarts(1.0, 100), ms.cyclic(0.5, 1.5, 40))], [10]),
+                      (lambda r, c: lambda s: 0.5 if s < 10 else r(s - 10) * c(s - 10))(restarts(1.0, 100, 1, 0.0), cyclic(0.5, 1.5, 40)), 1.5),
+})

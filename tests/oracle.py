@@ -6,6 +6,8 @@ A schedule spec is a nested tuple:
     ("cosine", init, decay_steps, end) | ("linear", init, end, steps)
     ("exp", init, rate) | ("step", init, rate, step_size)
     ("join", [spec, ...], [boundary, ...])
+    ("cosine_e", init, decay_steps, end, exponent)   (mlx_sched only: optax's exponent)
+    ("mul", [spec, ...])                             (mlx_sched only: multiply)
 """
 
 import math
@@ -41,6 +43,16 @@ def value(spec, s):
         _, init, rate, n = spec
         k = math.floor(s) // n
         return value(("exp", init, rate), k)
+    if kind == "cosine_e":
+        _, init, n, end, e = spec
+        x = min(s, n)
+        x = x if isinstance(s, float) else x % (2 * n)
+        return end + (init - end) * (0.5 * (1.0 + math.cos(math.pi * x / n))) ** e
+    if kind == "mul":
+        out = 1.0
+        for p in spec[1]:
+            out *= value(p, s)
+        return out
     if kind == "join":
         _, pieces, bounds = spec
         out = value(pieces[0], s)
@@ -61,6 +73,10 @@ def scale(spec):
     kind = spec[0]
     if kind == "join":
         return max(scale(p) for p in spec[1])
+    if kind == "mul":
+        return float(np.prod([scale(p) for p in spec[1]]))
+    if kind == "cosine_e":
+        return max(abs(spec[1]), abs(spec[3]))
     if kind in ("cosine", "linear"):
         return max(abs(spec[1]), abs(spec[2 if kind == "linear" else 3]))
     return abs(spec[1])
@@ -77,4 +93,8 @@ def build(module, spec):
         return module.exponential_decay(spec[1], spec[2])
     if kind == "step":
         return module.step_decay(spec[1], spec[2], spec[3])
+    if kind == "cosine_e":
+        return module.cosine_decay(spec[1], spec[2], spec[3], exponent=spec[4])
+    if kind == "mul":
+        return module.multiply(*[build(module, p) for p in spec[1]])
     return module.join_schedules([build(module, p) for p in spec[1]], list(spec[2]))

@@ -31,3 +31,31 @@ def spec(max_depth=2):
         )
 
     return st.recursive(leaf(), join, max_leaves=6)
+
+
+def product_spec():
+    """Specs with products and optax's cosine exponent (mlx_sched only): joins of
+    products, products of joins. Factors are bounded (no exponential growth),
+    so that a product stays finite wherever the float64 reference does."""
+    bounded = st.one_of(
+        st.tuples(st.just("cosine"), pos32, counts, f32),
+        st.tuples(st.just("linear"), f32, f32, counts),
+        st.tuples(st.just("cosine_e"), pos32, counts, st.floats(0.0, 2.0, width=32), st.floats(0.25, 4.0, width=32)),
+    )
+
+    def grow(children):
+        mul = st.lists(children, min_size=2, max_size=3).map(lambda ps: ("mul", ps))
+        join = st.integers(1, 2).flatmap(lambda k: st.tuples(
+            st.just("join"), st.lists(children, min_size=k + 1, max_size=k + 1),
+            st.lists(st.integers(-50, 3000), min_size=k, max_size=k)))
+        return st.one_of(mul, join)
+
+    return st.recursive(bounded, grow, max_leaves=6).filter(lambda s: _factors(s) <= 8)
+
+
+def _factors(spec):
+    if spec[0] == "mul":
+        return sum(_factors(p) for p in spec[1])
+    if spec[0] == "join":
+        return max(_factors(p) for p in spec[1])
+    return 1

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import mlx_sched as ms
 from oracle import build, scale, values
-from strategies import spec
+from strategies import product_spec, spec
 from test_parity import assert_close
 
 EXAMPLES = int(os.environ.get("MLX_SCHED_FUZZ_EXAMPLES", "100"))
@@ -35,6 +35,22 @@ def test_fuzz_against_float64_oracle(specs, steps):
     for row, s in zip(out, specs):
         assert_close(row, values(s, py_steps), scale(s), rtol=1e-5, atol_rel=2e-6)
     # range mode agrees bit for bit with the step array over the same steps
+    if steps.dtype != np.float32 and len(specs) == 1:
+        start = int(steps.min())
+        rng = np.arange(start, start + 16, dtype=np.int64)
+        np.testing.assert_array_equal(np.array(sched.values(16, start=start)), np.array(sched(mx.array(rng))))
+
+
+@fuzz
+@given(st.lists(product_spec(), min_size=1, max_size=3), steps_st)
+def test_fuzz_products_and_exponents_against_float64_oracle(specs, steps):
+    """multiply and cosine_decay(exponent=) (issue 15): joins of products and
+    products of joins, at steps of every dtype, against the float64 oracle."""
+    sched = ms.stack([build(ms, s) for s in specs]) if len(specs) > 1 else build(ms, specs[0])
+    out = np.array(sched(mx.array(steps))).reshape(len(specs), -1)
+    py_steps = [float(x) if steps.dtype == np.float32 else int(x) for x in steps]
+    for row, s in zip(out, specs):
+        assert_close(row, values(s, py_steps), scale(s), rtol=1e-5, atol_rel=2e-6)
     if steps.dtype != np.float32 and len(specs) == 1:
         start = int(steps.min())
         rng = np.arange(start, start + 16, dtype=np.int64)

@@ -194,7 +194,7 @@ StepBlock<S> sub_block(const StepBlock<S>& b, int64_t off, int64_t len) {
 // single steps. Values are the same whichever way (plans are anchored at
 // fixed windows).
 template <typename S>
-void eval_block(const int32_t* member, int32_t nseg, const StepBlock<S>& b, int64_t len, float* out) {
+void eval_block_factor(const int32_t* member, int32_t nseg, const StepBlock<S>& b, int64_t len, float* out) {
   if (nseg == 0) {
     std::fill(out, out + len, sched_nan());
     return;
@@ -217,15 +217,15 @@ void eval_block(const int32_t* member, int32_t nseg, const StepBlock<S>& b, int6
       if (rest.lo > last) {  // partitioned: [0, t) under the plan, the rest after it
         StepBlock<S> head = sub_block(b, 0, t);
         fill_block(P, head, t, out);
-        eval_block(member, nseg, rest, len - t, out + t);
+        eval_block_factor(member, nseg, rest, len - t, out + t);
         return;
       }
     }
   }
   if (len > kSplitMin) {
     int64_t h = len / 2;
-    eval_block(member, nseg, sub_block(b, 0, h), h, out);
-    eval_block(member, nseg, sub_block(b, h, len - h), len - h, out + h);
+    eval_block_factor(member, nseg, sub_block(b, 0, h), h, out);
+    eval_block_factor(member, nseg, sub_block(b, h, len - h), len - h, out + h);
     return;
   }
   for (int64_t t = 0; t < len; ++t) {
@@ -234,7 +234,22 @@ void eval_block(const int32_t* member, int32_t nseg, const StepBlock<S>& b, int6
       s.frac = b.frac[t];
       s.nan = b.nan[t];
     }
-    out[t] = sched_eval(member, nseg, s);
+    out[t] = s.nan ? sched_nan() : sched_eval_factor(member, nseg, s);
+  }
+}
+
+// A member (len <= kBlock steps): factor 0 into out, times each further
+// factor in order (the same products as sched_eval).
+template <typename S>
+void eval_block(const int32_t* member, int32_t nseg, const StepBlock<S>& b, int64_t len, float* out) {
+  eval_block_factor(member, nseg, b, len, out);
+  if (nseg == 0) return;
+  float tmp[kBlock];
+  const int32_t* f = member;
+  for (int32_t k = 1; k < sched_member_factors(member); ++k) {
+    f = sched_next_factor(f);
+    eval_block_factor(f, f[2], b, len, tmp);
+    for (int64_t t = 0; t < len; ++t) out[t] *= tmp[t];
   }
 }
 
@@ -299,16 +314,38 @@ void eval_steps(mx::Dtype dt, Args&&... args) {
   }
 }
 
-// One member over steps start .. start + len - 1.
+// One factor (a plain member) over steps start .. start + len - 1.
+void eval_range_factor(const int32_t* f, int32_t nseg, int64_t start, int64_t len, float* out) {
+  for (int64_t t = 0; t < len;) {
+    sched_run r = sched_plan_run_factor(f, nseg, sched_sat_add(start, t), len - t);
+    fill_run(r.plan, out + t, static_cast<int32_t>(r.len));
+    t += r.len;
+  }
+}
+
+// One member over steps start .. start + len - 1: the product of its factors'
+// runs, kBlock steps at a time.
 void eval_range(const int32_t* member, int32_t nseg, int64_t start, int64_t len, float* out) {
   if (nseg == 0) {
     std::fill(out, out + len, sched_nan());
     return;
   }
-  for (int64_t t = 0; t < len;) {
-    sched_run r = sched_plan_run(member, nseg, sched_sat_add(start, t), len - t);
-    fill_run(r.plan, out + t, static_cast<int32_t>(r.len));
-    t += r.len;
+  const int32_t F = sched_member_factors(member);
+  if (F == 1) {
+    eval_range_factor(member, nseg, start, len, out);
+    return;
+  }
+  float tmp[kBlock];
+  for (int64_t t0 = 0; t0 < len; t0 += kBlock) {
+    const int64_t n = std::min(kBlock, len - t0);
+    const int64_t s0 = sched_sat_add(start, t0);
+    eval_range_factor(member, nseg, s0, n, out + t0);
+    const int32_t* f = member;
+    for (int32_t k = 1; k < F; ++k) {
+      f = sched_next_factor(f);
+      eval_range_factor(f, f[2], s0, n, tmp);
+      for (int64_t t = 0; t < n; ++t) out[t0 + t] *= tmp[t];
+    }
   }
 }
 

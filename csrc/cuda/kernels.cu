@@ -166,7 +166,8 @@ __global__ void __launch_bounds__(kBlockDim) steps_kernel_impl(Launch L) {
       hi = hi_s[w] > hi ? hi_s[w] : hi;
     }
     shared_ok = 0;
-    if (nseg > 0 && lo <= hi && hi <= sched_sat_add(lo, SCHED_RUN_MAX - 1)) {
+    // (a product of factors has no shared plan: each step goes through sched_eval)
+    if (nseg > 0 && sched_member_factors(member) == 1 && lo <= hi && hi <= sched_sat_add(lo, SCHED_RUN_MAX - 1)) {
       sched_i32 jseg = sched_find_segment(member, nseg, lo);
       if (sched_find_segment(member, nseg, hi) == jseg) {
         sched_segment seg = sched_load_segment(member, jseg);

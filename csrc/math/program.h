@@ -6,29 +6,36 @@
 // _program.py mirrors these numbers, and a test checks they agree); every
 // backend and the fused optimizer read it through the accessors below.
 //
-//   header:  w0 SCHED_MAGIC   w1 SCHED_VERSION   w2 nseg   w3..15 zero
+//   header:  w0 SCHED_MAGIC   w1 SCHED_VERSION   w2 nseg   w3 factors F   w4..15 zero
 //   segment: w0 kind  w1 flags  w2:3 start (i64)  w4:5 offset (i64)
 //            w6:7 n (i64)  w8..13 p[0..5] (float32 bits)  w14:15 m (i64)
 //
-// A member's value at step s is that of its LAST segment whose start <= s,
+// A factor's value at step s is that of its LAST segment whose start <= s,
 // evaluated at the local step s - offset. This single rule reproduces
 // mlx.optimizers.join_schedules for any boundaries, nested joins included
 // (a segment's start is the max of its ancestors' boundaries, its offset
 // their sum); segment 1 has start SCHED_I64_MIN.
+//
+// A member is the product of its F factors (F = 1: a plain schedule;
+// mlx_sched.multiply makes more). Factor 0 is the header and its nseg
+// segments; each further factor follows the previous one as a header of its
+// own (F = 1) and its segments, so a factor is itself a plain member. The
+// value is f0 * f1 * ... in this order, in float32, on every backend.
 #pragma once
 
 #include "platform.h"
 
 #define SCHED_MAGIC 0x5343484c  // "LHCS"
-#define SCHED_VERSION 2
+#define SCHED_VERSION 3
 #define SCHED_WORDS 16
+#define SCHED_MAX_FACTORS 8  // factors of one member (mlx_sched.multiply)
 
 // Segment kinds. Parameters (p) are prepared in float64 on the host; t is
 // the local step (s - offset).
 #define SCHED_KIND_CONSTANT 0     // p0 value
 #define SCHED_KIND_LINEAR 1       // n steps; p0 end, p1 init-end, p2 1/n, p3 init, p4 end-init
                                   //   v = init + (end-init) * min(t,n) / n
-#define SCHED_KIND_COSINE 2       // n decay steps; p0 end, p1 init-end, p2 pi/(2n), p3 exponent
+#define SCHED_KIND_COSINE 2       // n decay steps; p0 end, p1 init-end, p2 pi/(2n), p3 exponent, p4 init, p5 end-init
                                   //   v = end + (init-end) * cos^2(pi min(t,n) / (2n))^exponent
                                   //   flags PERIODIC (t mod n), UNCLAMPED (no min(t, n))
 #define SCHED_KIND_EXPONENTIAL 3  // n divisor; p0 init, (p1,p2) = L as hi+lo,
@@ -69,12 +76,29 @@ SCHED_FN sched_i64 sched_load_i64(const SCHED_GLOBAL sched_i32* w) {
   return (sched_i64)(((sched_u64)(sched_u32)w[1] << 32) | (sched_u64)(sched_u32)w[0]);
 }
 
-// Number of segments of a member of R records, or 0 if the header is not
-// one this code wrote (the kernels then write NaN: no read past the program).
+// Number of segments of factor 0 of a member of R records, or 0 if the
+// member is not one this code wrote: every factor's header and segments must
+// lie within the R records (the kernels then write NaN: no read past the program).
 SCHED_FN sched_i32 sched_member_nseg(const SCHED_GLOBAL sched_i32* member, sched_i32 R) {
-  sched_i32 nseg = member[2];
-  bool ok = member[0] == SCHED_MAGIC && member[1] == SCHED_VERSION && nseg >= 1 && nseg < R;
-  return ok ? nseg : 0;
+  sched_i32 F = member[3];
+  if (member[0] != SCHED_MAGIC || member[1] != SCHED_VERSION || F < 1 || F > SCHED_MAX_FACTORS) return 0;
+  sched_i32 rec = 0;  // the record of factor k's header
+  for (sched_i32 k = 0; k < F; ++k) {
+    const SCHED_GLOBAL sched_i32* h = member + SCHED_WORDS * rec;
+    sched_i32 n = h[2];
+    bool ok = h[0] == SCHED_MAGIC && h[1] == SCHED_VERSION && n >= 1 && n < R - rec && (k == 0 || h[3] == 1);
+    if (!ok) return 0;
+    rec += 1 + n;
+  }
+  return member[2];
+}
+
+// Factors of a member that sched_member_nseg accepted.
+SCHED_FN sched_i32 sched_member_factors(const SCHED_GLOBAL sched_i32* member) { return member[3]; }
+
+// The factor after factor f (a plain member: header, then f[2] segments).
+SCHED_FN const SCHED_GLOBAL sched_i32* sched_next_factor(const SCHED_GLOBAL sched_i32* f) {
+  return f + SCHED_WORDS * (1 + f[2]);
 }
 
 SCHED_FN sched_i64 sched_segment_start(const SCHED_GLOBAL sched_i32* member, sched_i32 j) {

@@ -386,10 +386,11 @@ SCHED_FN sched_i64 sched_anchor(SCHED_THREAD sched_plan& P, sched_i64 a, sched_i
 
 // linear: v = init + (end - init) * min(s, n) / n   (no lower clamp, as MLX).
 // Anchored at the nearer end, so both init (s = 0) and end (s = n) are exact
-// and a warmup from 0 keeps full relative precision near its start.
+// and a warmup from 0 keeps full relative precision near its start. The
+// lower half has ceil(n / 2) steps: step 0 is in it even for n = 1.
 SCHED_FN sched_plan sched_plan_linear(sched_segment seg, sched_i64 a) {
   sched_plan P = sched_const_plan(seg.p[0]);
-  sched_i64 h = seg.n / 2;
+  sched_i64 h = seg.n - seg.n / 2;
   if (a < h) {  // v = init + (end - init) * s / n
     P.op = SCHED_OP_AFFINE;
     P.c0 = seg.p[3];
@@ -410,6 +411,10 @@ SCHED_FN sched_plan sched_plan_linear(sched_segment seg, sched_i64 a) {
 //           = end + (init - end) * cos^2(pi s / (2n)).
 // With s = m n + d, |d| <= n/2: cos^2 (m even) or sin^2 (m odd) of pi d / (2n),
 // so the angle stays within pi/4 and tiny values keep full relative precision.
+// Both are written as a sin^2 from the nearer end: m even (near init)
+// init + (end - init) sin^2, m odd (near end) end + (init - end) sin^2, so
+// init and end are exact and neither end cancels (an exponent != 1 keeps
+// the cos^2 / sin^2 power of the first form).
 SCHED_FN sched_plan sched_plan_cosine(sched_segment seg, sched_i64 a) {
   sched_plan P = sched_const_plan(seg.p[0]);
   sched_i64 n = seg.n;
@@ -421,6 +426,11 @@ SCHED_FN sched_plan sched_plan_cosine(sched_segment seg, sched_i64 a) {
     sched_i64 mn = sched_sat_sub(ah, sched_floor_mod(ah, n));  // m n, saturated
     P.op = (m & 1) ? SCHED_OP_SIN2 : SCHED_OP_COS2;
     P.c1 = seg.p[1];
+    if (seg.p[3] == 1.0f && !(m & 1)) {  // near init: init + (end - init) sin^2
+      P.op = SCHED_OP_SIN2;
+      P.c0 = seg.p[4];
+      P.c1 = seg.p[5];
+    }
     sched_i64 hi = sched_sat_add(mn, n - h - 1);
     hi = unclamped ? hi : sched_min64(hi, n - 1);
     sched_i64 anchor = sched_anchor(P, a, sched_sat_sub(mn, h), hi);
@@ -577,11 +587,22 @@ SCHED_FN sched_plan sched_make_plan(sched_segment seg, sched_i64 a) {
 
 // ------------------------------------------------------------- evaluation
 
-// The value of one member at one step.
+// The value of one factor (a plain member of nseg >= 1 segments) at one step.
+SCHED_FN float sched_eval_factor(const SCHED_GLOBAL sched_i32* f, sched_i32 nseg, sched_step st) {
+  sched_segment seg = sched_load_segment(f, sched_find_segment(f, nseg, st.ip));
+  return sched_plan_eval(sched_make_plan(seg, sched_sat_sub(st.ip, seg.offset)), 0, st.frac);
+}
+
+// The value of one member at one step: the product of its factors, in order.
 SCHED_FN float sched_eval(const SCHED_GLOBAL sched_i32* member, sched_i32 nseg, sched_step st) {
   if (st.nan || nseg == 0) return sched_nan();
-  sched_segment seg = sched_load_segment(member, sched_find_segment(member, nseg, st.ip));
-  return sched_plan_eval(sched_make_plan(seg, sched_sat_sub(st.ip, seg.offset)), 0, st.frac);
+  float v = sched_eval_factor(member, nseg, st);
+  const SCHED_GLOBAL sched_i32* f = member;
+  for (sched_i32 k = 1; k < sched_member_factors(member); ++k) {
+    f = sched_next_factor(f);
+    v *= sched_eval_factor(f, f[2], st);
+  }
+  return v;
 }
 
 // A run of consecutive steps ip, ip+1, ... sharing one plan (at most max_len).
@@ -590,17 +611,30 @@ struct sched_run {
   sched_i64 len;
 };
 
-// nseg >= 1 (see sched_member_nseg).
-SCHED_FN sched_run sched_plan_run(const SCHED_GLOBAL sched_i32* member, sched_i32 nseg, sched_i64 ip, sched_i64 max_len) {
-  sched_i32 j = sched_find_segment(member, nseg, ip);
-  sched_segment seg = sched_load_segment(member, j);
+// The run of one factor (a plain member of nseg >= 1 segments) from step ip.
+SCHED_FN sched_run sched_plan_run_factor(const SCHED_GLOBAL sched_i32* f, sched_i32 nseg, sched_i64 ip, sched_i64 max_len) {
+  sched_i32 j = sched_find_segment(f, nseg, ip);
+  sched_segment seg = sched_load_segment(f, j);
   sched_i64 a = sched_sat_sub(ip, seg.offset);
   sched_run r;
   r.plan = sched_make_plan(seg, a);
   sched_i64 len = sched_min64(max_len, (sched_i64)SCHED_RUN_MAX);
   len = sched_min64(len, sched_sat_add(sched_sat_sub(r.plan.limit, a), 1));
-  sched_i64 next = sched_next_change(member, nseg, j);
+  sched_i64 next = sched_next_change(f, nseg, j);
   if (next != SCHED_I64_MAX) len = sched_min64(len, next - ip);
   r.len = len < 1 ? 1 : len;
   return r;
+}
+
+// nseg >= 1 (see sched_member_nseg). A member of several factors has no
+// shared plan: one step, its value as a constant (the CPU backend multiplies
+// whole runs of each factor instead).
+SCHED_FN sched_run sched_plan_run(const SCHED_GLOBAL sched_i32* member, sched_i32 nseg, sched_i64 ip, sched_i64 max_len) {
+  if (sched_member_factors(member) > 1) {
+    sched_run r;
+    r.plan = sched_const_plan(sched_eval(member, nseg, sched_step_from_i64(ip)));
+    r.len = 1;
+    return r;
+  }
+  return sched_plan_run_factor(member, nseg, ip, max_len);
 }

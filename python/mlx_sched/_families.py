@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from fractions import Fraction
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._program import (
@@ -483,7 +484,7 @@ def linear_onecycle(transition_steps: int, peak_value: ScalarOrSeq, pct_start: f
         >>> lr(30)
         array(1, dtype=float32)
     """
-    T = _check_count("transition_steps", transition_steps)
+    T = _check_count("transition_steps", transition_steps, "linear onecycle")
     ps, pf = _check_unit("pct_start", pct_start), _check_unit("pct_final", pct_final)
     df, fdf = _check_positive("div_factor", div_factor), _check_positive("final_div_factor", final_div_factor)
     pairs = sorted(_onecycle_pairs(T, [(ps, df), (pf, 1.0 / df), (1.0, 1.0 / fdf)]).items())
@@ -506,7 +507,7 @@ def cosine_onecycle(transition_steps: int, peak_value: ScalarOrSeq, pct_start: f
         >>> lr(30)
         array(1, dtype=float32)
     """
-    T = _check_count("transition_steps", transition_steps)
+    T = _check_count("transition_steps", transition_steps, "cosine onecycle")
     ps = _check_unit("pct_start", pct_start)
     df, fdf = _check_positive("div_factor", div_factor), _check_positive("final_div_factor", final_div_factor)
     pairs = sorted(_onecycle_pairs(T, [(ps, df), (1.0, 1.0 / (df * fdf))]).items())
@@ -521,18 +522,21 @@ def _anneal(kind: str, start_v: float, end_v: float, lo: int, hi: Optional[int],
     D = e - s0
     if kind == "linear":
         return [(lo, power_segment(start_v, end_v - start_v, 1.0 / D, 1.0, lo - s0))]
-    mid = math.floor(s0 + 0.5 * D) + 1  # pct <= 1/2 up to mid - 1: cos^2 of pi pct / 2, then sin^2 of pi (1 - pct) / 2
+    # pct <= 1/2 up to mid - 1: start + (end - start) sin^2(pi pct / 2), then
+    # end + (start - end) sin^2(pi (1 - pct) / 2): each from its nearer end (exact there)
+    mid = math.floor(s0 + 0.5 * D) + 1
     out = []
     if mid > lo:
-        out.append((lo, power_segment(end_v, start_v - end_v, math.pi / (2.0 * D), 1.0, lo - s0, "cos2")))
+        out.append((lo, power_segment(start_v, end_v - start_v, math.pi / (2.0 * D), 1.0, lo - s0, "sin2")))
     if hi is None or mid <= hi:
         m = max(mid, lo)
         out.append((m, power_segment(end_v, start_v - end_v, -math.pi / (2.0 * D), 1.0, m - e, "sin2")))
     return out
 
 
-def onecycle(total_steps: int, max_lr: ScalarOrSeq, pct_start: float = 0.3, anneal: str = "cos", div_factor: float = 25.0,
-             final_div_factor: float = 1e4, three_phase: bool = False) -> Schedule:
+def onecycle(total_steps: Optional[int] = None, max_lr: Optional[ScalarOrSeq] = None, pct_start: float = 0.3, anneal: str = "cos",
+             div_factor: float = 25.0, final_div_factor: float = 1e4, three_phase: bool = False, *,
+             epochs: Optional[int] = None, steps_per_epoch: Optional[int] = None) -> Schedule:
     r"""The 1cycle policy (torch ``OneCycleLR``, learning rate only).
 
     Phases end at steps :math:`e_1 = \text{pct\_start} \cdot T - 1` and
@@ -542,15 +546,33 @@ def onecycle(total_steps: int, max_lr: ScalarOrSeq, pct_start: float = 0.3, anne
     phase whose end it has not passed, with
     ``pct = (s - previous end) / (end - previous end)`` and ``anneal`` ``"cos"`` or ``"linear"``.
     Steps from T - 1 on hold the final value (torch extrapolates at T and raises after).
-    A phase of zero length is an error (torch divides by zero).
+    A phase of zero length is an error (torch divides by zero). As torch,
+    ``epochs`` and ``steps_per_epoch`` may stand for ``total_steps``
+    (``total_steps = epochs * steps_per_epoch``; a given ``total_steps`` wins).
 
     Example:
         >>> lr = mlx_sched.onecycle(100, 1.0, anneal="linear")
         >>> lr(29)
         array(1, dtype=float32)
+        >>> mlx_sched.onecycle(max_lr=1.0, epochs=10, steps_per_epoch=10, anneal="linear")(29)
+        array(1, dtype=float32)
     """
-    if isinstance(total_steps, bool) or not isinstance(total_steps, numbers.Integral) or total_steps <= 0:
-        raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
+    def _pos_int(v: Any) -> bool:
+        return not isinstance(v, bool) and isinstance(v, numbers.Integral) and int(v) > 0
+
+    if max_lr is None:
+        raise TypeError("onecycle() missing required argument 'max_lr'")
+    if total_steps is not None:
+        if not _pos_int(total_steps):
+            raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
+    elif epochs is not None and steps_per_epoch is not None:
+        if not _pos_int(epochs):
+            raise ValueError(f"Expected positive integer epochs, but got {epochs}")
+        if not _pos_int(steps_per_epoch):
+            raise ValueError(f"Expected positive integer steps_per_epoch, but got {steps_per_epoch}")
+        total_steps = int(epochs) * int(steps_per_epoch)
+    else:
+        raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
     T = int(total_steps)
     if T >= _STEP_LIMIT:
         raise ValueError(f"total_steps must be less than 2**62, but got {T}.")
@@ -705,15 +727,55 @@ def warmup_stable_decay(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, stable_ste
                                            ("decay_type", decay_type, None)], make)
 
 
-def cosine_with_min_lr(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, total_steps: ScalarOrSeq, min_lr: ScalarOrSeq) -> Schedule:
+def _hf_half_cycle(num_cycles: float, L: int) -> int:
+    """The steps of half a cosine cycle, L / (2 num_cycles): a whole number here."""
+    n_f = L / (2.0 * num_cycles)
+    n = round(n_f)
+    if n < 1 or abs(n_f - n) > 1e-9 * n_f or n >= _STEP_LIMIT:
+        raise ValueError(
+            f"num_cycles={num_cycles} makes half a cosine cycle (num_training_steps - num_warmup_steps) / (2 num_cycles) "
+            f"= {n_f:.6g} steps; mlx-sched needs a whole number of steps here (cosines are reduced exactly on integers)."
+        )
+    return int(n)
+
+
+def _hf_cosine(i: float, w: int, t: int, c: float, m: float, shift: int = 0) -> List[Segment]:
+    """HF's cosine after the warmup: i * (m + (1 - m) (1 + cos(2 pi c p)) / 2),
+    p = (s - w + shift) / max(1, t - w), not clamped (the cosine goes on past t);
+    a join piece for boundary w (its local step is s - w + shift)."""
+    L = max(1, t - w)
+    n = _hf_half_cycle(c, L)
+    seg = cosine_segment(i, m * i, n, flags=FLAGS["unclamped"])
+    return [Segment(seg.kind, seg.params, seg.n, seg.flags, offset=-shift)]
+
+
+def _check_cycles(name: str, v: Any) -> float:
+    return _check_positive(name, v)
+
+
+def _min_rate(init: float, min_lr: Optional[float], min_lr_rate: Optional[float]) -> float:
+    if min_lr is not None and min_lr_rate is not None:
+        raise ValueError("Only one of min_lr or min_lr_rate should be set")
+    if min_lr is not None:
+        return min_lr / init
+    if min_lr_rate is None:
+        raise ValueError("One of min_lr or min_lr_rate should be set")
+    return min_lr_rate
+
+
+def cosine_with_min_lr(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, total_steps: ScalarOrSeq, min_lr: Optional[ScalarOrSeq] = None,
+                       num_cycles: ScalarOrSeq = 0.5, min_lr_rate: Optional[ScalarOrSeq] = None) -> Schedule:
     r"""Linear warmup, then cosine to ``min_lr`` (HF ``cosine_with_min_lr``, times ``init``).
 
     .. math:: \lambda(s) = \begin{cases} \text{init} \cdot s / W & s < W \\
-              \text{min\_lr} + (\text{init} - \text{min\_lr}) \tfrac12 (1 + \cos \pi p) & s \ge W \end{cases},
+              \text{min\_lr} + (\text{init} - \text{min\_lr}) \tfrac12 (1 + \cos 2 \pi c p) & s \ge W \end{cases},
               \quad p = \frac{s - W}{T - W}
 
     As HF, p is not clamped: past ``total_steps`` T the cosine rises again.
-    ``init > 0``, ``min_lr >= 0``, ``0 <= W < T``.
+    ``init > 0``, ``0 <= W < T``; exactly one of ``min_lr >= 0`` and
+    ``min_lr_rate >= 0`` (``min_lr = min_lr_rate * init``). ``num_cycles`` c
+    ``> 0`` (default 0.5: one decay) must make half a cycle, (T - W) / (2c),
+    a whole number of steps.
 
     Example:
         >>> lr = mlx_sched.cosine_with_min_lr(1.0, 10, 110, 0.1)
@@ -721,19 +783,128 @@ def cosine_with_min_lr(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, total_steps
         array(0.55, dtype=float32)
     """
 
-    def make(i: float, w: int, t: int, m: float) -> List[Segment]:
+    def make(i: float, w: int, t: int, m: Optional[float], c: float, r: Optional[float]) -> List[Segment]:
         if t <= w:
             raise ValueError(f"total_steps must be greater than warmup_steps, but got {t} <= {w}.")
-        decay = [cosine_segment(i, m, t - w, flags=FLAGS["unclamped"])]
-        return joined([_linear_from_zero(0.0, i, w), decay], [w])
+        return joined([_linear_from_zero(0.0, i, w), _hf_cosine(i, w, t, c, _min_rate(i, m, r))], [w])
 
     return _family("cosine_with_min_lr", [("init", init, _check_positive), ("warmup_steps", warmup_steps, _check_steps0),
-                                          ("total_steps", total_steps, _check_count), ("min_lr", min_lr, _check_nonneg)], make)
+                                          ("total_steps", total_steps, _check_count), ("min_lr", min_lr, _OrNone(_check_nonneg)),
+                                          ("num_cycles", num_cycles, _check_cycles), ("min_lr_rate", min_lr_rate, _OrNone(_check_nonneg))],
+                   make)
+
+
+def cosine_with_warmup(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, total_steps: ScalarOrSeq, num_cycles: ScalarOrSeq = 0.5) -> Schedule:
+    r"""Linear warmup, then cosine (HF ``get_cosine_schedule_with_warmup``, times ``init``).
+
+    .. math:: \lambda(s) = \text{init} \begin{cases} s / W & s < W \\
+              \tfrac12 (1 + \cos 2 \pi c p) & s \ge W \end{cases}, \quad p = \frac{s - W}{\max(1, T - W)}
+
+    ``num_cycles`` c ``> 0`` (default 0.5: from ``init`` down to 0 at T); p is
+    not clamped (as HF: the cosine goes on past T). Half a cycle,
+    ``max(1, T - W) / (2c)``, must be a whole number of steps. ``W >= 0``, ``T >= 1``.
+
+    Example:
+        >>> lr = mlx_sched.cosine_with_warmup(10.0, 2, 10)
+        >>> lr(6)
+        array(5, dtype=float32)
+    """
+
+    def make(i: float, w: int, t: int, c: float) -> List[Segment]:
+        return joined([_linear_from_zero(0.0, i, w), _hf_cosine(i, w, t, c, 0.0)], [w])
+
+    return _family("cosine_with_warmup", [("init", init, _check_real), ("warmup_steps", warmup_steps, _check_steps0),
+                                          ("total_steps", total_steps, _check_count), ("num_cycles", num_cycles, _check_cycles)], make)
+
+
+_MAX_CYCLES = 4096
+
+
+def cosine_hard_restarts(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, total_steps: ScalarOrSeq, num_cycles: int = 1) -> Schedule:
+    r"""Linear warmup, then cosine cycles with hard restarts (HF
+    ``get_cosine_with_hard_restarts_schedule_with_warmup``, times ``init``).
+
+    .. math:: \lambda(s) = \text{init} \cdot \tfrac12 \left(1 + \cos \pi ((c p) \bmod 1)\right),
+              \quad p = \frac{s - W}{\max(1, T - W)} < 1
+
+    after a linear warmup ``init * s / W``; 0 from T on. ``num_cycles`` c is an
+    integer in [1, 4096]; cycles start at the exact (possibly fractional)
+    steps k (T - W) / c, reduced on integers.
+
+    Example:
+        >>> lr = mlx_sched.cosine_hard_restarts(10.0, 2, 10, num_cycles=2)
+        >>> lr(6)
+        array(10, dtype=float32)
+    """
+    _check_int_type("num_cycles", num_cycles)
+    if (isinstance(num_cycles, float) and not float(num_cycles).is_integer()) or not 1 <= num_cycles <= _MAX_CYCLES:
+        raise ValueError(f"num_cycles must be an integer in [1, {_MAX_CYCLES}], but got {num_cycles}.")
+    c = int(num_cycles)
+
+    def make(i: float, w: int, t: int) -> List[Segment]:
+        L = max(1, t - w)
+        if L % c == 0:  # whole cycles: one periodic cosine
+            cyc: List[Segment] = [cosine_segment(i, 0.0, L // c, flags=FLAGS["periodic"])]
+        else:
+            cyc = []
+            for k in range(c):
+                s0, e = Fraction(k * L, c), Fraction((k + 1) * L, c)
+                lo, hi = math.ceil(s0), math.ceil(e) - 1
+                if hi < lo:
+                    continue
+                for first, seg in _anneal("cos", i, 0.0, lo, hi, float(s0), float(e)):
+                    cyc.append(seg.shifted(first))
+        decay = joined([[constant_segment(i)], cyc, [constant_segment(0.0)]], [0, L])
+        return joined([_linear_from_zero(0.0, i, w), decay], [w])
+
+    return _family("cosine_hard_restarts", [("init", init, _check_real), ("warmup_steps", warmup_steps, _check_steps0),
+                                            ("total_steps", total_steps, _check_count), ("num_cycles", c, None)], make)
+
+
+def cosine_warmup_with_min_lr(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, total_steps: ScalarOrSeq, num_cycles: ScalarOrSeq = 0.5,
+                              min_lr: Optional[ScalarOrSeq] = None, min_lr_rate: Optional[ScalarOrSeq] = None,
+                              warmup_lr_rate: Optional[ScalarOrSeq] = None) -> Schedule:
+    r"""Warmup from ``warmup_lr_rate``, then cosine to ``min_lr`` (HF
+    ``get_cosine_with_min_lr_schedule_with_warmup_lr_rate``, ``cosine_warmup_with_min_lr``, times ``init``).
+
+    For s < W: ``init * (s + 1) / max(1, W)`` (``warmup_lr_rate`` None) or
+    ``init * (r + (1 - r) s / max(1, W - 1))``; then
+    ``init * (m + (1 - m) (1 + cos 2 pi c p) / 2)`` with ``p = (s - W + 1) / max(1, T - W)``
+    (not clamped). Exactly one of ``min_lr`` and ``min_lr_rate`` (m = min_lr / init).
+    Half a cycle, ``max(1, T - W) / (2c)``, must be a whole number of steps.
+
+    Example:
+        >>> lr = mlx_sched.cosine_warmup_with_min_lr(1.0, 10, 110, min_lr_rate=0.1)
+        >>> lr(9), lr(59)
+        (array(1, dtype=float32), array(0.55, dtype=float32))
+    """
+
+    def make(i: float, w: int, t: int, c: float, m: Optional[float], r: Optional[float], wr: Optional[float]) -> List[Segment]:
+        rate = _min_rate(i, m, r)
+        decay = _hf_cosine(i, w, t, c, rate, shift=1)
+        if w == 0:
+            v0 = i * (rate + (1 - rate) * 0.5 * (1 + math.cos(2 * math.pi * c / max(1, t))))
+            return from_zero(v0, decay)
+        if wr is None:  # (s + 1) / W: the linear 0 -> init over W steps, one step ahead
+            lin = linear_segment(0.0, i, w)
+            warm = [Segment(lin.kind, lin.params, lin.n, offset=-1)]
+            v0 = i / w
+        else:
+            warm = [linear_segment(wr * i, i, max(1, w - 1))]
+            v0 = wr * i
+        return from_zero(v0, joined([warm, decay], [w]))
+
+    return _family("cosine_warmup_with_min_lr",
+                   [("init", init, _check_positive), ("warmup_steps", warmup_steps, _check_steps0),
+                    ("total_steps", total_steps, _check_count), ("num_cycles", num_cycles, _check_cycles),
+                    ("min_lr", min_lr, _OrNone(_check_nonneg)), ("min_lr_rate", min_lr_rate, _OrNone(_check_nonneg)),
+                    ("warmup_lr_rate", warmup_lr_rate, _OrNone(_check_real))], make)
 
 
 FAMILIES = {
     f.__name__: f
     for f in (constant, polynomial_decay, piecewise_constant, multistep_decay, piecewise_interpolate, warmup_constant,
               warmup_cosine_decay, warmup_exponential_decay, cosine_restarts, sgdr, linear_onecycle, cosine_onecycle,
-              onecycle, cyclic, inverse_sqrt, warmup_stable_decay, cosine_with_min_lr)
+              onecycle, cyclic, inverse_sqrt, warmup_stable_decay, cosine_with_min_lr, cosine_with_warmup, cosine_hard_restarts,
+              cosine_warmup_with_min_lr)
 }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -17,8 +17,10 @@ from . import _ext
 WORDS = _ext.PROGRAM_WORDS
 KINDS = dict(_ext.KINDS)
 FLAGS = dict(_ext.FLAGS)
+MAX_FACTORS = _ext.PROGRAM_MAX_FACTORS
 I64_MIN = -(2**63)
 I64_MAX = 2**63 - 1
+F32_MAX = float(np.finfo(np.float32).max)
 
 # One record: 16 words = 64 bytes, field offsets as in program.h.
 RECORD = np.dtype(
@@ -54,6 +56,26 @@ class Segment:
         return Segment(self.kind, self.params, self.n, self.flags, start, self.offset + boundary, self.m)
 
 
+class Product(tuple):  # type: ignore[type-arg]
+    """A member that is the product of two or more factors, each a tuple of
+    segments (a plain member); ``mlx_sched.multiply`` makes them."""
+
+
+Member = Union[Tuple["Segment", ...], Product]
+
+
+def factors(member: Sequence[object]) -> List[Tuple["Segment", ...]]:
+    """The factors of a member: itself if plain."""
+    return list(member) if isinstance(member, Product) else [tuple(member)]  # type: ignore[arg-type]
+
+
+def from_factors(fs: Sequence[Sequence["Segment"]]) -> Member:
+    """A member from its factors (one factor: a plain member)."""
+    if len(fs) > MAX_FACTORS:
+        raise ValueError(f"a product has at most {MAX_FACTORS} factors, but this one has {len(fs)}.")
+    return tuple(fs[0]) if len(fs) == 1 else Product(tuple(f) for f in fs)
+
+
 def float_pair(x: float) -> Tuple[float, float]:
     """x as float32 hi + float32 lo (about 48 bits)."""
     hi = float(np.float32(x))
@@ -71,7 +93,8 @@ def linear_segment(init: float, end: float, steps: int) -> Segment:
 def cosine_segment(init: float, end: float, decay_steps: int, exponent: float = 1.0, flags: int = 0) -> Segment:
     """end + (init - end) * cos^2(pi t / (2 n))^exponent, held at end from t = n
     (flags: periodic = restart every n steps, unclamped = no hold)."""
-    return Segment(KINDS["cosine"], (end, init - end, math.pi / (2.0 * decay_steps), exponent), n=decay_steps, flags=flags)
+    return Segment(KINDS["cosine"], (end, init - end, math.pi / (2.0 * decay_steps), exponent, init, end - init),
+                   n=decay_steps, flags=flags)
 
 
 def power_segment(c0: float, c1: float, scale: float, power: float, shift: float, shape: str = "id") -> Segment:
@@ -102,26 +125,41 @@ def exponential_segment(init: float, rate: float, n: int = 1, staircase: bool = 
     return Segment(KINDS["exponential"], (init, hi, lo), n=n, flags=flags)
 
 
-def encode(members: Sequence[Sequence[Segment]]) -> np.ndarray:
-    """The int32 program (G, R, 16) of a batch of flattened schedules."""
-    R = 1 + max(len(m) for m in members)
+def encode(members: Sequence[Sequence[object]], what: str = "the schedule") -> np.ndarray:
+    """The int32 program (G, R, 16) of a batch of flattened schedules (plain
+    members or Products; see program.h)."""
+    fmembers = [factors(m) for m in members]
+    R = max(sum(1 + len(f) for f in fs) for fs in fmembers)
     rec = np.zeros((len(members), R), dtype=RECORD)
     words = rec.view(np.int32).reshape(len(members), R, WORDS)
-    for g, segs in enumerate(members):
-        words[g, 0, :3] = (_ext.PROGRAM_MAGIC, _ext.PROGRAM_VERSION, len(segs))
-        for j, s in enumerate(segs, start=1):
-            for name, v in (("start", I64_MIN if s.start is None else s.start), ("offset", s.offset)):
-                if not I64_MIN <= v <= I64_MAX:
-                    raise ValueError(f"join boundaries add up to {v}, beyond the int64 range of steps.")
-                rec[g, j][name] = v
-            rec[g, j]["kind"] = s.kind
-            rec[g, j]["flags"] = s.flags
-            rec[g, j]["n"] = s.n
-            rec[g, j]["m"] = s.m
-            p = np.zeros(6, np.float32)
-            p[: len(s.params)] = s.params
-            rec[g, j]["p"] = p
+    for g, fs in enumerate(fmembers):
+        h = 0  # the record of this factor's header
+        for k, segs in enumerate(fs):
+            words[g, h, :4] = (_ext.PROGRAM_MAGIC, _ext.PROGRAM_VERSION, len(segs), len(fs) if k == 0 else 1)
+            for j, s in enumerate(segs, start=h + 1):
+                _encode_segment(rec[g, j], s, what)
+            h += 1 + len(segs)
     return np.ascontiguousarray(words)
+
+
+def _encode_segment(r: np.void, s: "Segment", what: str) -> None:
+    for name, v in (("start", I64_MIN if s.start is None else s.start), ("offset", s.offset)):
+        if not I64_MIN <= v <= I64_MAX:
+            raise ValueError(f"join boundaries add up to {v}, beyond the int64 range of steps.")
+        r[name] = v
+    r["kind"] = s.kind
+    r["flags"] = s.flags
+    r["n"] = s.n
+    r["m"] = s.m
+    for p in s.params:
+        if not abs(p) <= F32_MAX:  # also NaN
+            raise ValueError(
+                f"{what}: a value derived from its hyperparameters ({p}) is beyond float32's range "
+                f"(|x| <= {F32_MAX:.4g}); use smaller values."
+            )
+    p32 = np.zeros(6, np.float32)
+    p32[: len(s.params)] = s.params
+    r["p"] = p32
 
 
 # ------------------------------------------------------------ composition

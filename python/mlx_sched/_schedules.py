@@ -8,9 +8,9 @@ MLX primitive evaluates.
 
 from __future__ import annotations
 
-import copy
 import math
 import numbers
+import re
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union, cast
 
 import mlx.core as mx
@@ -18,12 +18,17 @@ import numpy as np
 
 from . import _ext
 from ._program import (
+    F32_MAX,
     I64_MAX,
     I64_MIN,
+    Product,
     Segment,
+    constant_segment,
     cosine_segment,
     encode,
     exponential_segment,
+    factors,
+    from_factors,
     linear_segment,
     optax_exponential,
 )
@@ -44,12 +49,12 @@ class Schedule:
     """
 
     def __init__(self, members: Sequence[Sequence[Segment]], batched: bool, desc: str, spec: Dict[str, Any]):
-        self._members = tuple(tuple(m) for m in members)
+        self._members = tuple(m if isinstance(m, Product) else tuple(m) for m in members)
         self._batched = batched
         self._desc = desc
         self._spec = spec
         self._configs: Optional[List[Dict[str, Any]]] = None
-        self._program_np = encode(self._members)
+        self._program_np = encode(self._members, desc.split("(")[0])
         self._program = mx.array(self._program_np)
 
     # -- structure ------------------------------------------------------------
@@ -64,8 +69,9 @@ class Schedule:
         return self._program
 
     @property
-    def segments(self) -> Tuple[Tuple[Segment, ...], ...]:
-        """The flattened segments of each member."""
+    def segments(self) -> Tuple[Any, ...]:
+        """The flattened segments of each member (a ``Product`` of segment
+        tuples for a member made by ``mlx_sched.multiply``)."""
         return self._members
 
     def __len__(self) -> int:
@@ -104,7 +110,7 @@ class Schedule:
     def to_dict(self) -> Dict[str, Any]:
         """The factory calls that build this schedule, as plain JSON types;
         ``mlx_sched.from_dict`` rebuilds it exactly (the same program, bit for bit)."""
-        return copy.deepcopy(self._spec)
+        return cast(Dict[str, Any], _json_copy(self._spec))
 
     # -- pictures -------------------------------------------------------------
     def plot(self, num_steps: int, ax: Any = None, *, start: int = 0, **kw: Any) -> Any:
@@ -151,6 +157,28 @@ class Schedule:
             raise ValueError(f"start must keep start + n - 1 within int64, but got {start}.")
         start_arr = mx.array(start, mx.int64)
         return _ext.schedule_values(self._program, start_arr, n, self._batched, stream=stream)
+
+
+def _json_copy(obj: Any) -> Any:
+    """A deep copy of nested dicts and lists (a spec), without recursion: specs
+    nest as deep as the factories do (thousands of joins)."""
+    if not isinstance(obj, (dict, list)):
+        return obj
+    root: Any = {} if isinstance(obj, dict) else []
+    stack = [(obj, root)]
+    while stack:
+        src, dst = stack.pop()
+        items = src.items() if isinstance(src, dict) else enumerate(src)
+        for k, v in items:
+            if isinstance(v, (dict, list)):
+                c: Any = {} if isinstance(v, dict) else []
+                stack.append((v, c))
+                v = c
+            if isinstance(dst, dict):
+                dst[k] = v
+            else:
+                dst.append(v)
+    return root
 
 
 def _int_arg(name: str, v: Any) -> int:
@@ -218,12 +246,25 @@ def _scalar(name: str, v: Any) -> Any:
 
 
 def _check_real(name: str, v: Any) -> float:
+    """A finite real number within float32's range (the program stores float32)."""
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
         raise TypeError(f"{name} must be a real number (or a 1-D sequence of them), but got {type(v).__name__}.")
-    v = float(v)
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, but got {v}.")
-    return float(v)
+    try:
+        f = float(v)
+    except OverflowError:  # an int beyond float64
+        f = math.inf if v > 0 else -math.inf  # type: ignore[operator]
+    if not math.isfinite(f):
+        raise ValueError(f"{name} must be finite, but got {_short(v)}.")
+    if abs(f) > F32_MAX:
+        raise ValueError(f"{name} must be within float32's range (|{name}| <= {F32_MAX:.4g}), but got {_short(v)}.")
+    return f
+
+
+def _short(v: Any) -> str:
+    """A value for an error message (huge integers abbreviated)."""
+    if isinstance(v, numbers.Integral) and abs(int(v)) >= 10**30:
+        return f"an integer of {len(str(abs(int(v))))} digits"
+    return str(v)
 
 
 def _check_int_type(name: str, v: Any) -> None:
@@ -240,24 +281,29 @@ def _as_int(name: str, v: Any) -> int:
 def _check_steps_at_least(name: str, v: Any, least: int, message: str) -> int:
     """An integer number of steps >= least (else ``message``), then integrality and size."""
     _check_int_type(name, v)
+    if isinstance(v, float) and not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, but got {v}.")
     if v < least:
         raise ValueError(message)
     v = _as_int(name, v)
     if v >= _STEP_LIMIT:
-        raise ValueError(f"{name} must be less than 2**62, but got {v}.")
+        raise ValueError(f"{name} must be less than 2**62, but got {_short(v)}.")
     return int(v)
 
 
-def _check_count(name: str, v: Any) -> int:
+def _check_count(name: str, v: Any, what: str = "") -> int:
     """A step count: mlx's own check first (same message), then integrality."""
-    return _check_steps_at_least(name, v, 1, f"{name} must be greater than 0, but got {v}.")
+    where = f" for a {what} schedule" if what else ""
+    return _check_steps_at_least(name, v, 1, f"{name} must be greater than 0{where}, but got {v}.")
 
 
 def _check_boundary(name: str, v: Any) -> int:
     _check_int_type(name, v)
+    if isinstance(v, float) and not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, but got {v}.")
     v = _as_int(name, v)
     if not -_STEP_LIMIT < v < _STEP_LIMIT:
-        raise ValueError(f"{name} must be within (-2**62, 2**62), but got {v}.")
+        raise ValueError(f"{name} must be within (-2**62, 2**62), but got {_short(v)}.")
     return int(v)
 
 
@@ -356,7 +402,7 @@ def exponential_decay(
         >>> mlx_sched.exponential_decay(1.0, 0.5, transition_steps=10, staircase=True, end=0.2)(35)
         array(0.2, dtype=float32)
     """
-    if transition_steps == 1 and staircase is False and begin == 0 and end is None:
+    if _is_scalar(transition_steps, 1) and staircase is False and _is_scalar(begin, 0) and end is None:
         return _factory(
             "exponential_decay",
             [("init", init, _check_real), ("decay_rate", decay_rate, _check_real)],
@@ -372,6 +418,12 @@ def exponential_decay(
          ("begin", begin, _check_steps0), ("end", end, _OrNone(_check_real))],
         lambda i, r, n, b, e: optax_exponential(i, r, n, staircase, b, e),
     )
+
+
+def _is_scalar(v: Any, d: int) -> bool:
+    """v is the number d (not a sequence or an array of several values)."""
+    v = _scalar("", v)
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and v == d
 
 
 def step_decay(init: ScalarOrSeq, decay_rate: ScalarOrSeq, step_size: ScalarOrSeq) -> Schedule:
@@ -399,30 +451,44 @@ def step_decay(init: ScalarOrSeq, decay_rate: ScalarOrSeq, step_size: ScalarOrSe
     )
 
 
-def cosine_decay(init: ScalarOrSeq, decay_steps: ScalarOrSeq, end: ScalarOrSeq = 0.0) -> Schedule:
+def cosine_decay(init: ScalarOrSeq, decay_steps: ScalarOrSeq, end: ScalarOrSeq = 0.0, *, exponent: ScalarOrSeq = 1.0) -> Schedule:
     r"""Make a cosine decay scheduler.
 
-    .. math:: \lambda(s) = \text{end} + \frac{\text{init} - \text{end}}{2}
-              \left(1 + \cos\frac{\pi \min(s, \text{decay\_steps})}{\text{decay\_steps}}\right)
+    .. math:: \lambda(s) = \text{end} + (\text{init} - \text{end})
+              \left[\tfrac12\left(1 + \cos\frac{\pi \min(s, \text{decay\_steps})}{\text{decay\_steps}}\right)\right]^{\text{exponent}}
 
     Constant (``end``) for steps beyond ``decay_steps``. Negative steps follow
     the same formula (a cosine, as in MLX). The angle is reduced on integers,
-    so values near ``end`` keep full relative precision.
+    so values near ``init`` and ``end`` keep full relative precision. With
+    ``exponent`` (keyword, ``> 0``): optax's ``cosine_decay_schedule``
+    (``end = alpha * init``); without it, ``mlx.optimizers.cosine_decay``.
 
     Args:
         init (float or 1-D sequence): Initial value.
         decay_steps (int or 1-D sequence): Number of steps to decay over (>= 1).
         end (float or 1-D sequence, optional): Final value. Default: ``0``.
+        exponent (float or 1-D sequence, optional): Power of the cosine factor. Default: ``1``.
 
     Example:
         >>> lr = mlx_sched.cosine_decay(1e-1, 1000)
         >>> lr(5)
         array(0.0999938, dtype=float32)
+        >>> mlx_sched.cosine_decay(0.1, 100, exponent=2)(50)
+        array(0.025, dtype=float32)
     """
-    return _factory(
+    if _is_scalar(exponent, 1):
+        return _factory(
+            "cosine_decay",
+            [("init", init, _check_real), ("decay_steps", decay_steps, _check_count), ("end", end, _check_real)],
+            lambda i, n, e: cosine_segment(i, e, n),
+        )
+    from ._families import _check_positive, _family
+
+    return _family(
         "cosine_decay",
-        [("init", init, _check_real), ("decay_steps", decay_steps, _check_count), ("end", end, _check_real)],
-        lambda i, n, e: cosine_segment(i, e, n),
+        [("init", init, _check_real), ("decay_steps", decay_steps, _check_count), ("end", end, _check_real),
+         ("exponent", exponent, _check_positive)],
+        lambda i, n, e, x: [cosine_segment(i, e, n, x)],
     )
 
 
@@ -500,15 +566,23 @@ def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence[Any]) -> 
     n = G or 1
     members = []
     for g in range(n):
-        segs: List[Segment] = []
-        for i, s in enumerate(schedules):
-            piece = s._members[g if s.batched else 0]
-            if i == 0:
-                segs.extend(piece)
-            else:
-                b = cols_b[i - 1][g if len(cols_b[i - 1]) > 1 else 0]
-                segs.extend(seg.shifted(b) for seg in piece)
-        members.append(segs)
+        pieces = [factors(s._members[g if s.batched else 0]) for s in schedules]
+        # A join of products is the product of the joins of their factors, a
+        # piece with fewer factors padded with 1: at any step one piece is active
+        # in every factor alike (each factor starts with an always-on segment).
+        F = max(len(p) for p in pieces)
+        fs: List[List[Segment]] = []
+        for k in range(F):
+            segs: List[Segment] = []
+            for i, p in enumerate(pieces):
+                piece = p[k] if k < len(p) else (constant_segment(1.0),)
+                if i == 0:
+                    segs.extend(piece)
+                else:
+                    b = cols_b[i - 1][g if len(cols_b[i - 1]) > 1 else 0]
+                    segs.extend(seg.shifted(b) for seg in piece)
+            fs.append(segs)
+        members.append(from_factors(fs))
     desc = "join_schedules([" + ", ".join(s._desc for s in schedules) + "], " + _fmt(list(boundaries)) + ")"
     spec = {"kind": "join_schedules", "schedules": [s._spec for s in schedules], "boundaries": _plain(list(boundaries))}
     return Schedule(members, G is not None, desc, spec)
@@ -535,6 +609,51 @@ def stack(schedules: Sequence[Schedule]) -> Schedule:
     return Schedule(members, True, "stack([" + ", ".join(s._desc for s in schedules) + "])", spec)
 
 
+def multiply(*schedules: Schedule) -> Schedule:
+    r"""The product of schedules, evaluated in the same single primitive.
+
+    .. math:: \lambda(s) = \lambda_1(s) \cdot \lambda_2(s) \cdots
+
+    torch's ``ChainedScheduler`` of multiplicative schedulers (each factor
+    relative to the base learning rate): e.g. a warmup factor times a decay,
+    ``multiply(linear_schedule(0.1, 1.0, 100), step_decay(1e-3, 0.5, 1000))``.
+    Each factor is evaluated in float32 as on its own and the values are
+    multiplied in order, on every backend alike. Factors may be any mlx-sched
+    schedules (joins, products, batches: batched factors must have equal
+    sizes, unbatched ones broadcast); a product is a valid ``join_schedules``
+    piece, ``stack`` member and optimizer learning rate. At most 8 factors in all.
+
+    Example:
+        >>> lr = mlx_sched.multiply(mlx_sched.step_decay(0.05, 0.1, 3), mlx_sched.multistep_decay(1.0, [2, 5, 9]))
+        >>> lr(3)
+        array(0.0005, dtype=float32)
+    """
+    if len(schedules) == 1 and isinstance(schedules[0], (list, tuple)):
+        schedules = tuple(schedules[0])
+    if len(schedules) < 1:
+        raise ValueError("multiply needs at least one schedule.")
+    G: Optional[int] = None
+    for i, s in enumerate(schedules):
+        if not isinstance(s, Schedule):
+            raise TypeError(
+                f"schedules[{i}] must be an mlx_sched schedule, but got {type(s).__name__}: "
+                "a Python callable cannot be compiled into a schedule program."
+            )
+        if s.batched:
+            if G is not None and len(s) != G:
+                raise ValueError(f"batch sizes differ: schedules have {G} and {len(s)} members.")
+            G = len(s)
+    members = []
+    for g in range(G or 1):
+        fs: List[Tuple[Segment, ...]] = []
+        for s in schedules:
+            fs.extend(factors(s._members[g if s.batched else 0]))
+        members.append(from_factors(fs))
+    desc = "multiply(" + ", ".join(s._desc for s in schedules) + ")"
+    spec = {"kind": "multiply", "schedules": [s._spec for s in schedules]}
+    return Schedule(members, G is not None, desc, spec)
+
+
 def evaluate(program: mx.array, step: Any, batched: bool = True, *, stream: Any = None) -> mx.array:
     """Evaluate a raw program (``Schedule.program``) at ``step``.
 
@@ -558,51 +677,82 @@ def _arg_names(factory: Callable[..., Any]) -> Tuple[str, ...]:
     return tuple(inspect.signature(factory).parameters)
 
 
-def from_dict(d: Dict[str, Any]) -> Schedule:
-    """Rebuild a schedule from ``Schedule.to_dict()`` (bit for bit the same program).
+_CONTAINERS = {"join_schedules": {"kind", "schedules", "boundaries"}, "stack": {"kind", "schedules"},
+               "multiply": {"kind", "schedules"}, "index": {"kind", "of", "index"},
+               "slice": {"kind", "of", "start", "stop", "step"}}
 
-    Raises:
-        ValueError: for an unknown kind or a missing, unknown or malformed field (named).
-    """
+
+def _spec_children(d: Any, factories: Dict[str, Callable[..., Schedule]]) -> List[Any]:
+    """Check one spec node's fields; return the specs it is built from."""
     if not isinstance(d, dict):
         raise ValueError(f"a schedule spec must be a dict, but got {type(d).__name__}.")
     kind = d.get("kind")
-
-    def field(name: str) -> Any:
-        if name not in d:
-            raise ValueError(f"schedule spec of kind {kind!r} has no field {name!r}.")
-        return d[name]
-
-    def pieces(name: str) -> List[Schedule]:
-        v = field(name)
-        if not isinstance(v, list):
-            raise ValueError(f"field {name!r} must be a list of schedule specs.")
-        return [from_dict(x) for x in v]
-
-    known = {"join_schedules": {"kind", "schedules", "boundaries"}, "stack": {"kind", "schedules"},
-             "index": {"kind", "of", "index"}, "slice": {"kind", "of", "start", "stop", "step"}}
-    factories = _factories()
-    if kind in factories:
+    known = dict(_CONTAINERS)
+    if isinstance(kind, str) and kind in factories:
         known[kind] = {"kind", "args"}
-    if kind not in known:
+    if not isinstance(kind, str) or kind not in known:
         raise ValueError(f"unknown schedule kind {kind!r} in field 'kind'.")
     extra = set(d) - known[kind]
     if extra:
         raise ValueError(f"unknown field {sorted(extra)[0]!r} in a {kind!r} spec.")
-    if kind in factories:
-        args = field("args")
-        names = _arg_names(factories[kind])
-        if not isinstance(args, dict) or set(args) - set(names):
-            raise ValueError(f"field 'args' of {kind!r} takes {', '.join(names)}, but got {args!r}.")
-        return factories[kind](**args)
+    for name in sorted(known[kind]):
+        if name not in d:
+            raise ValueError(f"schedule spec of kind {kind!r} has no field {name!r}.")
+    if kind in ("join_schedules", "stack", "multiply"):
+        if not isinstance(d["schedules"], list):
+            raise ValueError("field 'schedules' must be a list of schedule specs.")
+        return list(d["schedules"])
+    if kind in ("index", "slice"):
+        return [d["of"]]
+    return []
+
+
+def _spec_build(d: Dict[str, Any], built: List[Schedule], factories: Dict[str, Callable[..., Schedule]]) -> Schedule:
+    kind = d["kind"]
     if kind == "join_schedules":
-        return join_schedules(pieces("schedules"), field("boundaries"))
+        return join_schedules(built, d["boundaries"])
     if kind == "stack":
-        return stack(pieces("schedules"))
-    of = from_dict(field("of"))
+        return stack(built)
+    if kind == "multiply":
+        return multiply(*built)
     if kind == "index":
-        return of[field("index")]
-    return of[slice(field("start"), field("stop"), field("step"))]
+        return built[0][d["index"]]
+    if kind == "slice":
+        return built[0][slice(d["start"], d["stop"], d["step"])]
+    args = d["args"]
+    names = _arg_names(factories[kind])
+    if not isinstance(args, dict) or set(args) - set(names):
+        raise ValueError(f"field 'args' of {kind!r} takes {', '.join(names)}, but got {args!r}.")
+    return factories[kind](**args)
+
+
+def from_dict(d: Dict[str, Any]) -> Schedule:
+    """Rebuild a schedule from ``Schedule.to_dict()`` (bit for bit the same program).
+
+    Specs of any depth (no recursion: thousands of nested joins work).
+
+    Raises:
+        ValueError: for an unknown kind or a missing, unknown or malformed field (named).
+    """
+    factories = _factories()
+    built: Dict[int, Schedule] = {}
+    pending = set()
+    todo: List[Tuple[Any, bool]] = [(d, False)]
+    while todo:
+        node, ready = todo.pop()
+        if id(node) in built:
+            continue
+        children = _spec_children(node, factories)
+        if not ready:
+            if id(node) in pending:
+                raise ValueError("a schedule spec must not contain itself.")
+            pending.add(id(node))
+            todo.append((node, True))
+            todo.extend((c, False) for c in reversed(children))
+            continue
+        built[id(node)] = _spec_build(node, [built[id(c)] for c in children], factories)
+        pending.discard(id(node))
+    return built[id(d)]
 
 
 def grid(factory: Callable[..., Schedule], **lists: Sequence[Any]) -> Schedule:
@@ -631,6 +781,48 @@ def grid(factory: Callable[..., Schedule], **lists: Sequence[Any]) -> Schedule:
     return batch
 
 
+# mlx-lm's lora.py reads its YAML configs with this float resolver added to
+# yaml.SafeLoader (so "1e-5", which YAML 1.1 leaves a string, is a float):
+_YAML_FLOAT = re.compile(
+    r"""^(?:
+     [-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9_]+(?:[eE][-+][0-9]+)?
+    |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+
+
+def _yaml_number(v: Any) -> Any:
+    """A string that mlx-lm's YAML loader reads as a float, as that float
+    (PyYAML's construct_yaml_float); anything else unchanged. Lists and dicts
+    are converted throughout, as the loader does."""
+    if isinstance(v, list):
+        return [_yaml_number(x) for x in v]
+    if isinstance(v, tuple):
+        return tuple(_yaml_number(x) for x in v)
+    if isinstance(v, dict):
+        return {_yaml_number(k): _yaml_number(x) for k, x in v.items()}
+    if not isinstance(v, str) or not _YAML_FLOAT.match(v):
+        return v
+    t = v.replace("_", "").lower()
+    sign = -1.0 if t[0] == "-" else 1.0
+    t = t.lstrip("+-")
+    if t == ".inf":
+        return sign * math.inf
+    if t == ".nan":
+        return math.nan
+    if ":" in t:  # sexagesimal, YAML 1.1
+        out, base = 0.0, 1.0
+        for part in reversed(t.split(":")):
+            out += float(part) * base
+            base *= 60
+        return sign * out
+    return sign * float(t)
+
+
 def from_config(cfg: Dict[str, Any]) -> Schedule:
     """The schedule mlx-lm's ``build_schedule`` builds from a training config's
     ``lr_schedule`` dict, value for value.
@@ -639,12 +831,18 @@ def from_config(cfg: Dict[str, Any]) -> Schedule:
     ``name`` is a factory called with the positional ``arguments`` (mlx-lm
     looks in ``mlx.optimizers``; any mlx-sched factory works here). With
     ``warmup`` W > 0 the result is mlx-lm's
-    ``join_schedules([linear_schedule(w0, arguments[0], W), schedule], [W + 1])``:
-    the warmup reaches ``arguments[0]`` at step W, holds it at step W, and the
-    schedule starts at step W + 1 (at its own step 0).
+    ``join_schedules([linear_schedule(w0, v0, W), schedule], [W + 1])``:
+    the warmup reaches v0 at step W, holds it at step W, and the schedule
+    starts at step W + 1 (at its own step 0). v0 is the schedule's own value
+    at its step 0: ``arguments[0]`` for the ``mlx.optimizers`` factories, as
+    in mlx-lm (for a family such as ``onecycle``, whose first argument is not
+    a learning rate, its value at step 0).
+
+    Strings that mlx-lm's YAML loader reads as floats (``"1e-5"``: what
+    ``yaml.safe_load`` gives for ``1e-5``) are taken as those numbers.
 
     Example:
-        >>> lr = mlx_sched.from_config({"name": "cosine_decay", "arguments": [1e-5, 1000, 1e-7], "warmup": 100})
+        >>> lr = mlx_sched.from_config({"name": "cosine_decay", "arguments": ["1e-5", 1000, 1e-7], "warmup": 100})
         >>> lr(100), lr(101)
         (array(1e-05, dtype=float32), array(1e-05, dtype=float32))
     """
@@ -658,15 +856,20 @@ def from_config(cfg: Dict[str, Any]) -> Schedule:
             raise ValueError(f"an lr_schedule config needs the field {field!r}.")
     factories = _factories()
     name = cfg["name"]
-    if name not in factories:
+    if not isinstance(name, str) or name not in factories:
         raise ValueError(f"unknown schedule {name!r} in field 'name'; use one of: {', '.join(sorted(factories))}.")
-    args = cfg["arguments"]
+    args = _yaml_number(cfg["arguments"])
     if not isinstance(args, (list, tuple)) or not args:
         raise ValueError(f"field 'arguments' must be a non-empty list, but got {args!r}.")
     schedule = factories[name](*args)
-    warmup = cfg.get("warmup", 0)
-    if not warmup:
-        return schedule
+    warmup = _yaml_number(cfg.get("warmup", 0))
+    if warmup is None or warmup is False or (not isinstance(warmup, str) and _is_scalar(warmup, 0)):
+        return schedule  # mlx-lm: no warmup for a falsy value
     warmup = _check_count("warmup", warmup)
-    warmup_init = _check_real("warmup_init", cfg.get("warmup_init", 0.0))
-    return join_schedules([linear_schedule(warmup_init, args[0], warmup), schedule], [warmup + 1])
+    warmup_init = _check_real("warmup_init", _yaml_number(cfg.get("warmup_init", 0.0)))
+    if name in ("cosine_decay", "exponential_decay", "linear_schedule", "step_decay"):
+        peak: Any = args[0]  # mlx-lm's initial_lr, as given (a batch: a sequence)
+    else:
+        v0 = np.array(schedule(0)).astype(np.float64)
+        peak = v0.tolist() if schedule.batched else float(v0)
+    return join_schedules([linear_schedule(warmup_init, peak, warmup), schedule], [warmup + 1])

@@ -18,7 +18,7 @@ _EXTRA = (  # mlx_sched only
     "stack", "constant", "polynomial_decay", "piecewise_constant", "multistep_decay", "piecewise_interpolate",
     "warmup_constant", "warmup_cosine_decay", "warmup_exponential_decay", "cosine_restarts", "sgdr",
     "linear_onecycle", "cosine_onecycle", "onecycle", "cyclic", "inverse_sqrt", "warmup_stable_decay",
-    "cosine_with_min_lr", "grid",
+    "cosine_with_min_lr", "cosine_with_warmup", "cosine_hard_restarts", "cosine_warmup_with_min_lr", "multiply", "get_schedule", "grid",
 )
 
 
