@@ -37,10 +37,47 @@ struct SchedMetalArgs {
   int64_t strides[SCHED_METAL_MAX_DIMS];
 };
 
-// The fused optimizer step's scalar arguments (set_bytes).
-struct SchedMetalOptArgs {
-  int32_t R;         // records per program
-  int32_t ngroups;
-  int32_t ntensors;
-  int32_t nchunks;   // threadgroups with work (the grid has at least one)
+// The fused optimizer step. Every buffer the kernel reaches is one of its
+// buffer arguments (csrc/metal/batches.h, README "Metal"):
+//   0 step, 1 programs, 2 the table (tensors | bindings | layouts | groups),
+//   3 step_out, 4 lr_out, 5 the arguments (set_bytes),
+//   6 .. 30 the slots: the arrays (parameters, gradients, states, outputs)
+//   of one batch of tensors, each bound whole (offset 0).
+// A step whose tensors reach more arrays than there are slots is a few
+// dispatches, one per batch. 31 = Metal's buffer argument table.
+#define SCHED_METAL_MAX_BUFFERS 31
+#define SCHED_METAL_OPT_FIXED 6
+#define SCHED_METAL_OPT_SLOTS (SCHED_METAL_MAX_BUFFERS - SCHED_METAL_OPT_FIXED)
+#define SCHED_METAL_OPT_SLOT_LIST(X) \
+  X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15) X(16) X(17) X(18) \
+  X(19) X(20) X(21) X(22) X(23) X(24)
+
+// The buffers of one tensor, in this order: param, grad, s0, s1, out_param,
+// out_s0, out_s1 (the address fields of sched_opt_tensor).
+#define SCHED_METAL_OPT_ROLES 7
+
+// Where a tensor's buffers are: for each role, the slot of this tensor's
+// batch (-1: not used) and the byte offset from the start of its buffer.
+// The table's sched_opt_tensor entries carry no addresses: the kernel makes
+// them from its bound slots and these.
+struct SchedMetalOptBinding {
+  int64_t offset[SCHED_METAL_OPT_ROLES];
+  int32_t slot[SCHED_METAL_OPT_ROLES];
+  int32_t pad;
 };
+static_assert(sizeof(SchedMetalOptBinding) == 88, "SchedMetalOptBinding: the same layout on host and GPU");
+
+// The fused optimizer step's scalar arguments (set_bytes), per dispatch.
+struct SchedMetalOptArgs {
+  int32_t R;          // records per program
+  int32_t ngroups;
+  int32_t tensor0;    // this batch: tensors [tensor0, tensor0 + ntensors)
+  int32_t ntensors;
+  int32_t chunk0;     // and their chunks [chunk0, chunk0 + nchunks)
+  int32_t nchunks;    // threadgroups with work (the grid has at least one)
+  int32_t scalars;    // 1 in the first batch only: it writes step + 1 and the rates
+  int32_t at_bindings;  // byte offsets in the table (its tensors start at 0)
+  int32_t at_layouts;
+  int32_t at_groups;
+};
+static_assert(sizeof(SchedMetalOptArgs) == 40, "SchedMetalOptArgs: the same layout on host and GPU");
