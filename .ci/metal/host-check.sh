@@ -18,6 +18,8 @@ P="$(cd "${1:-$HERE/../..}" && pwd)"
 OUT="${OUT:-$(mktemp -d)}"; mkdir -p "$OUT"
 PYI="$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
 mapfile -t SRCS < <(python3 "$HERE/cmake_metal.py" host-sources "$P") || exit 1
+# HOST_ONLY=REGEX: only the sources it matches (the self-test's plants)
+if [ -n "${HOST_ONLY:-}" ]; then mapfile -t SRCS < <(printf '%s\n' "${SRCS[@]}" | grep -E "$HOST_ONLY"); fi
 read -r -a MLXFLAGS < <(python3 "$HERE/cmake_metal.py" mlx-flags "$MLX/share/cmake/MLX/MLXConfig.cmake") || exit 1
 # CMake on macOS: -std=gnu++20 (CXX_STANDARD 20, extensions on), -O3
 # -ffp-contract=off, MLX_SCHED_METAL, include dirs csrc and the project.
