@@ -20,7 +20,7 @@ kernel (weak_odr definitions = explicit instantiations), the reachable call
 graph must have no recursion, no indirect call (function pointers, virtual
 calls), no exception machinery, no double, no 128-bit integers, no 64-bit
 atomics, no mutable globals, no calls to anything but LLVM intrinsics, and
-no llvm.fmuladd: the IR is made with -ffp-contract=on (what MLX's metallib
+no llvm.fmuladd and no contract/fast flag: the IR is made with -ffp-contract=on (what MLX's metallib
 flags, -fno-fast-math, leave on), so an a*b+c that the Metal compiler could
 fuse into an FMA shows up unless #pragma clang fp contract(off) (platform.h's
 Metal branch) covers it.
@@ -190,6 +190,9 @@ def scan_ir(path):
                 (r"\bi128\b", "128-bit integer"),
                 (r"\b(invoke|landingpad|resume)\b|__cxa_", "exception machinery"),
                 (r"\b(atomicrmw|cmpxchg)\b.*\bi64\b", "64-bit atomic"),
+                # fast-math flags that let the code generator fuse or reorder
+                (r"= (fadd|fsub|fmul|fneg|fdiv|frem)((?: (?:nnan|ninf|nsz|arcp|afn))*) (contract|reassoc|fast)\b",
+                 "contraction: an operation marked contract/fast"),
             ]
             for pat, what in checks:
                 if re.search(pat, s):

@@ -116,6 +116,15 @@ $K" "MSL-IR: 64-bit atomic"
 plant "contraction (no pragma)" shader csrc/math/platform.h "#pragma clang fp contract(off)
 =>
 " "MSL-IR: contraction: .*schedule.h:[0-9]+: .*llvm.fmuladd"
+plant "contraction (pragma fast in a kernel)" shader $S "$STEPS
+=>
+template <typename T>
+[[kernel]] void sched_steps_planted(device float* out [[buffer(0)]]) {
+#pragma clang fp contract(fast)
+  out[0] = out[1] * out[2] + out[3];
+}
+instantiate_kernel("sched_steps_planted", sched_steps_planted, float)
+$STEPS" "MSL-IR: contraction: an operation marked contract/fast"
 plant "contraction (metallib options)" shader CMakeLists.txt "    COMPILE_OPTIONS -ffp-contract=off
 =>
 " "METALLIB: .*do not turn FMA contraction off"
