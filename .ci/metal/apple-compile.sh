@@ -4,7 +4,7 @@
 #   apple-compile.sh [PROJECT_DIR]
 # Each shader is compiled with the flags of MLX's mlx_build_metallib macro
 # plus ours (COMPILE_OPTIONS, DEPLOYMENT_TARGET, as CMakeLists.txt passes
-# them), warnings as errors, to AIR; then its LLVM text must hold no
+# them; the shaders include no MLX header), warnings as errors, to AIR; then its LLVM text must hold no
 # contraction: no llvm.fmuladd, no contract/fast flag (explicit metal::fma,
 # air.fma, are counted, not refused).
 set -euo pipefail
@@ -13,9 +13,8 @@ P="$(cd "${1:-$HERE/../..}" && pwd)"
 OUT="${OUT:-$(mktemp -d)}"; mkdir -p "$OUT"
 xcrun -sdk macosx metal --version
 python3 "$HERE/cmake_metal.py" metallib "$P"
-MLX_DIR="$(python3 -c 'import mlx, os; print(os.path.dirname(mlx.__file__))')/include"
 FLAGS=(-Wall -Wextra -fno-fast-math -Wno-c++17-extensions -Wno-c++20-extensions -Wmetal-addr-spaces
-       -ffp-contract=off -mmacosx-version-min=14.0 -Werror -I "$P" -I "$P/csrc" -I "$MLX_DIR")
+       -ffp-contract=off -mmacosx-version-min=14.0 -Werror -I "$P" -I "$P/csrc")
 rc=0
 for f in "$P"/metal/*.metal; do
   b="$(basename "$f" .metal)"
