@@ -48,9 +48,18 @@ struct SchedMetalArgs {
 #define SCHED_METAL_MAX_BUFFERS 31
 #define SCHED_METAL_OPT_FIXED 6
 #define SCHED_METAL_OPT_SLOTS (SCHED_METAL_MAX_BUFFERS - SCHED_METAL_OPT_FIXED)
-#define SCHED_METAL_OPT_SLOT_LIST(X) \
-  X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15) X(16) X(17) X(18) \
-  X(19) X(20) X(21) X(22) X(23) X(24)
+// X(slot, buffer index): literal indices for the [[buffer(n)]] attributes.
+#define SCHED_METAL_OPT_SLOT_LIST(X)                                                                            \
+  X(0, 6) X(1, 7) X(2, 8) X(3, 9) X(4, 10) X(5, 11) X(6, 12) X(7, 13) X(8, 14) X(9, 15) X(10, 16) X(11, 17)   \
+  X(12, 18) X(13, 19) X(14, 20) X(15, 21) X(16, 22) X(17, 23) X(18, 24) X(19, 25) X(20, 26) X(21, 27) X(22, 28) \
+  X(23, 29) X(24, 30)
+#define SCHED_METAL_SLOT_CHECK(k, b) \
+  static_assert((b) == SCHED_METAL_OPT_FIXED + (k) && (k) < SCHED_METAL_OPT_SLOTS, "the slot list and its count agree");
+SCHED_METAL_OPT_SLOT_LIST(SCHED_METAL_SLOT_CHECK)
+#define SCHED_METAL_SLOT_COUNT(k, b) +1
+static_assert(0 SCHED_METAL_OPT_SLOT_LIST(SCHED_METAL_SLOT_COUNT) == SCHED_METAL_OPT_SLOTS, "one slot per free buffer");
+#undef SCHED_METAL_SLOT_CHECK
+#undef SCHED_METAL_SLOT_COUNT
 
 // The buffers of one tensor, in this order: param, grad, s0, s1, out_param,
 // out_s0, out_s1 (the address fields of sched_opt_tensor).

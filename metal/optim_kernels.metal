@@ -22,8 +22,8 @@ SCHED_FN device uchar* sched_metal_at(device uchar* const thread* slots, SchedMe
   return b.slot[r] < 0 ? nullptr : slots[b.slot[r]] + b.offset[r];
 }
 
-#define SCHED_METAL_SLOT_PARAM(k) device uchar* slot##k [[buffer(SCHED_METAL_OPT_FIXED + k)]],
-#define SCHED_METAL_SLOT_NAME(k) slot##k,
+#define SCHED_METAL_SLOT_PARAM(k, b) device uchar* slot##k [[buffer(b)]],
+#define SCHED_METAL_SLOT_NAME(k, b) slot##k,
 
 // max_total_threads_per_threadgroup: the compiler keeps the pipeline able
 // to run SCHED_OPT_LANES threads (the host checks it too).

@@ -132,11 +132,12 @@ plant "a shader the metallib forgets" shader CMakeLists.txt '${CMAKE_CURRENT_LIS
 =>
 ' "METALLIB: .*SOURCES .* are not the shaders"
 # --- shaders, the kernel arguments (preprocessed source)
-plant "buffer index out of range (slots)" shader metal/kernel_names.h "#define SCHED_METAL_MAX_BUFFERS 31
-#define SCHED_METAL_OPT_FIXED 6
+plant "buffer index past Metal's 31" shader $S "    constant SchedMetalArgs& args [[buffer(3)]],
 =>
-#define SCHED_METAL_MAX_BUFFERS 32
-#define SCHED_METAL_OPT_FIXED 7" "MSL-SRC: .*sched_fused_step: \[\[buffer\(31\)\]\] is outside Metal's 31"
+    constant SchedMetalArgs& args [[buffer(31)]]," "MSL-SRC: .*sched_steps: \[\[buffer\(31\)\]\] is outside Metal's 31"
+plant "slot list and slot count disagree" shader metal/kernel_names.h "X(24, 30)
+=>
+X(24, 31)" "the slot list and its count agree"
 plant "buffer index twice" shader $S "    device T* out [[buffer(2)]],
 =>
     device T* out [[buffer(1)]]," "MSL-SRC: .*sched_range: \[\[buffer\(1\)\]\] bound 2 times"

@@ -38,7 +38,7 @@ int emu_fused(const char* name, const uint64_t* step, const int32_t* programs, i
               int32_t ntensors, const void* layouts, int32_t nlayouts, const void* groups, int32_t ngroups,
               const void* const* bases, const int64_t* lengths, const uint8_t* written, int32_t nbuffers,
               int32_t slots, uint64_t* step_out, float* lr_out) {
-#define SCHED_EMU_SLOT_TYPE(k) uchar*,
+#define SCHED_EMU_SLOT_TYPE(k, b) uchar*,
   using Fused = void (*)(const uint64_t*, const int32_t*, const uchar*, uint64_t*, float*, const SchedMetalOptArgs&,
                          SCHED_METAL_OPT_SLOT_LIST(SCHED_EMU_SLOT_TYPE) uint2, uint2);
   auto it = sched_emu::registry().find(name);
@@ -71,7 +71,7 @@ int emu_fused(const char* name, const uint64_t* step, const int32_t* programs, i
       s[k] = k < static_cast<int>(batch.buffers.size()) ? static_cast<uchar*>(const_cast<void*>(bases[batch.buffers[k]]))
                                                         : table;
     }
-#define SCHED_EMU_SLOT_ARG(k) s[k],
+#define SCHED_EMU_SLOT_ARG(k, b) s[k],
     const int32_t grid = batch.nchunks > 0 ? batch.nchunks : 1;
     for (int32_t c = 0; c < grid; ++c) {
       for (uint32_t l = 0; l < SCHED_OPT_LANES; ++l) {
