@@ -7,6 +7,11 @@
 
 #if defined(__METAL_VERSION__)
 #include <metal_stdlib>
+// No FMA contraction in any Metal build (the metallib also passes
+// -ffp-contract=off): every a*b + c below is two roundings, as on the CPU
+// and CUDA; fused only where sched_fma says so. Applies to the rest of the
+// translation unit, the kernels included.
+#pragma clang fp contract(off)
 using namespace metal;  // as_type and the typed integers, as in MLX's kernels
 #define SCHED_FN inline
 #define SCHED_GLOBAL device  // address space of program and step buffers

@@ -54,11 +54,11 @@ void ScheduleEval::eval_gpu(const std::vector<mx::array>& inputs, mx::array& out
   if (mode_ == Mode::Steps) {
     name = SCHED_METAL_STEPS_PREFIX + step_type_name(arg.dtype());
     a.contiguous = arg.flags().row_contiguous ? 1 : 0;
-    if (!a.contiguous && arg.ndim() > SCHED_METAL_MAX_DIMS) {
+    if (!a.contiguous && static_cast<int>(arg.ndim()) > SCHED_METAL_MAX_DIMS) {
       throw std::invalid_argument("[ScheduleEval::eval_gpu] strided step arrays of more than 8 dims are not supported.");
     }
-    a.ndim = arg.ndim();
-    for (int d = 0; d < arg.ndim() && d < SCHED_METAL_MAX_DIMS; ++d) {
+    a.ndim = static_cast<int32_t>(arg.ndim());
+    for (int d = 0; d < a.ndim && d < SCHED_METAL_MAX_DIMS; ++d) {
       a.shape[d] = arg.shape(d);
       a.strides[d] = arg.strides(d);
     }

@@ -2,6 +2,7 @@
 // members), as a Metal dispatch of (N, G) threads would. C entry points for ctypes.
 #include "shim.h"
 #include "math/optim.h"
+#include "metal/batches.h"
 #include "metal/kernel_names.h"
 
 extern "C" {
@@ -26,24 +27,61 @@ int emu_run(const char* name, const int32_t* program, int32_t G, int32_t R, cons
   return 0;
 }
 
-// The fused optimizer step over its grid: max(1, nchunks) threadgroups of
-// SCHED_OPT_LANES threads (the table holds host pointers in place of gpuAddress).
-int emu_fused(const char* name, const uint64_t* step, const int32_t* programs, const void* tensors,
-              const void* layouts, const void* groups, uint64_t* step_out, float* lr_out,
-              const SchedMetalOptArgs* args) {
-  using Fused = void (*)(const uint64_t*, const int32_t*, const sched_opt_tensor*, const sched_opt_layout*,
-                         const sched_opt_group*, uint64_t*, float*, const SchedMetalOptArgs&, uint2, uint2);
+// The fused optimizer step as the host dispatches it (csrc/metal/fused_step.cpp):
+// the same plan (csrc/metal/batches.h) of which buffers each dispatch binds,
+// then per batch max(1, nchunks) threadgroups of SCHED_OPT_LANES threads,
+// each given the batch's buffers in its slots and the table in the unused
+// ones. tensors: the table with host addresses (as FusedStep::prepare makes
+// it); buffers: every array the step reaches (base, length in bytes,
+// written). Returns the number of dispatches, or < 0 on an error.
+int emu_fused(const char* name, const uint64_t* step, const int32_t* programs, int32_t R, const void* tensors,
+              int32_t ntensors, const void* layouts, int32_t nlayouts, const void* groups, int32_t ngroups,
+              const void* const* bases, const int64_t* lengths, const uint8_t* written, int32_t nbuffers,
+              int32_t slots, uint64_t* step_out, float* lr_out) {
+#define SCHED_EMU_SLOT_TYPE(k, b) uchar*,
+  using Fused = void (*)(const uint64_t*, const int32_t*, const uchar*, uint64_t*, float*, const SchedMetalOptArgs&,
+                         SCHED_METAL_OPT_SLOT_LIST(SCHED_EMU_SLOT_TYPE) uint2, uint2);
   auto it = sched_emu::registry().find(name);
   if (it == sched_emu::registry().end()) return -1;
   auto fn = reinterpret_cast<Fused>(it->second);
-  const int32_t groups_n = args->nchunks > 0 ? args->nchunks : 1;
-  for (int32_t c = 0; c < groups_n; ++c) {
-    for (uint32_t l = 0; l < SCHED_OPT_LANES; ++l) {
-      fn(step, programs, static_cast<const sched_opt_tensor*>(tensors), static_cast<const sched_opt_layout*>(layouts),
-         static_cast<const sched_opt_group*>(groups), step_out, lr_out, *args, uint2{uint32_t(c), 0}, uint2{l, 0});
-    }
+  const auto* T = static_cast<const sched_opt_tensor*>(tensors);
+  const auto* L = static_cast<const sched_opt_layout*>(layouts);
+  const auto* G = static_cast<const sched_opt_group*>(groups);
+  std::vector<mlx_sched::metal_batches::Buffer> buffers;
+  for (int32_t k = 0; k < nbuffers; ++k) {
+    buffers.push_back({static_cast<const sched_u8*>(bases[k]), lengths[k], written[k] != 0});
   }
-  return 0;
+  mlx_sched::metal_batches::Plan plan;
+  try {
+    plan = mlx_sched::metal_batches::plan(std::vector<sched_opt_tensor>(T, T + ntensors),
+                                          std::vector<sched_opt_layout>(L, L + nlayouts),
+                                          std::vector<sched_opt_group>(G, G + ngroups), buffers, slots);
+  } catch (const std::exception&) {
+    return -2;
+  }
+  plan.args.R = R;
+  uchar* table = plan.table.data();
+  int dispatches = 0;
+  for (size_t b = 0; b < plan.batches.size(); ++b) {
+    const auto& batch = plan.batches[b];
+    if (b > 0 && batch.nchunks == 0) continue;
+    const SchedMetalOptArgs a = mlx_sched::metal_batches::args_of(plan, b);
+    uchar* s[SCHED_METAL_OPT_SLOTS];
+    for (int k = 0; k < SCHED_METAL_OPT_SLOTS; ++k) {
+      s[k] = k < static_cast<int>(batch.buffers.size()) ? static_cast<uchar*>(const_cast<void*>(bases[batch.buffers[k]]))
+                                                        : table;
+    }
+#define SCHED_EMU_SLOT_ARG(k, b) s[k],
+    const int32_t grid = batch.nchunks > 0 ? batch.nchunks : 1;
+    for (int32_t c = 0; c < grid; ++c) {
+      for (uint32_t l = 0; l < SCHED_OPT_LANES; ++l) {
+        fn(step, programs, table, step_out, lr_out, a, SCHED_METAL_OPT_SLOT_LIST(SCHED_EMU_SLOT_ARG) uint2{uint32_t(c), 0},
+           uint2{l, 0});
+      }
+    }
+    ++dispatches;
+  }
+  return dispatches;
 }
 
 int emu_count() { return static_cast<int>(sched_emu::registry().size()); }
