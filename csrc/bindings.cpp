@@ -107,6 +107,9 @@ Returns:
       "flat"_a, "offset"_a, "shape"_a, nb::kw_only(), "stream"_a = nb::none(),
       "A row-contiguous view of ``shape`` at element ``offset`` of a flat array (no copy).");
 
+  m.def("float_bits", &mlx_sched::float_bits, "a"_a, nb::kw_only(), "stream"_a = nb::none(),
+        "The bits of a float32 array as int32 (no copy; shapeless-compile friendly).");
+
   m.def(
       "flat_views",
       [](const std::vector<mx::array>& flats, const std::vector<int>& bucket_of, const std::vector<int64_t>& offset,

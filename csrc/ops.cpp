@@ -5,6 +5,7 @@
 #include <string>
 
 #include "math/program.h"
+#include "mlx/ops.h"
 #include "primitives.h"
 
 namespace mlx_sched {
@@ -115,7 +116,7 @@ std::vector<mx::array> fused_step(
       offset.size() != n) {
     fail("grads, group_of, param_src, param_off, bucket_of and offset must have the same length.");
   }
-  if (states.empty() || states.size() % ns != 0) {
+  if (states.size() % ns != 0 || (states.empty() && n > 0)) {
     fail("states must hold " + std::to_string(ns) + " flat arrays per bucket, but got " +
          std::to_string(states.size()) + ".");
   }
@@ -164,6 +165,7 @@ std::vector<mx::array> fused_step(
       fail(o.str());
     }
     chunks += sched_opt_chunks(g.size());
+    layout.size.push_back(static_cast<int64_t>(g.size()));
     layout.group_of.push_back(static_cast<int16_t>(group_of[i]));
   }
   if (chunks > INT32_MAX) fail("too many elements for one step.");
@@ -182,9 +184,15 @@ std::vector<mx::array> fused_step(
     shapes.push_back(a.shape());
     dtypes.push_back(a.dtype());
   }
+  // The kernel walks up to SCHED_OPT_MAX_DIMS strided dims (after merging
+  // contiguous ones); an array of more dims is made row-contiguous first
+  // (a no-op for one that already is), so that a step never fails at eval.
+  auto walkable = [&](const mx::array& a) {
+    return a.ndim() > SCHED_OPT_MAX_DIMS ? mx::contiguous(a, false, s) : a;
+  };
   std::vector<mx::array> inputs = {step, programs};
-  inputs.insert(inputs.end(), grads.begin(), grads.end());
-  inputs.insert(inputs.end(), param_sources.begin(), param_sources.end());
+  for (const auto& g : grads) inputs.push_back(walkable(g));
+  for (const auto& p : param_sources) inputs.push_back(walkable(p));
   inputs.insert(inputs.end(), states.begin(), states.end());
   return mx::array::make_arrays(
       std::move(shapes), dtypes, std::make_shared<FusedStep>(mx::to_stream(s), kind, groups, std::move(layout)),
@@ -209,7 +217,14 @@ std::vector<mx::array> flat_views(
   }
   return mx::array::make_arrays(
       shapes, std::vector<mx::Dtype>(shapes.size(), flat.dtype()),
-      std::make_shared<FlatView>(mx::to_stream(s), offsets), {flat});
+      std::make_shared<FlatView>(mx::to_stream(s), offsets, shapes), {flat});
+}
+
+mx::array float_bits(const mx::array& a, mx::StreamOrDevice s) {
+  if (a.dtype() != mx::float32) {
+    throw std::invalid_argument("[float_bits] a must be a float32 array.");
+  }
+  return mx::array(a.shape(), mx::int32, std::make_shared<FloatBits>(mx::to_stream(s)), {a});
 }
 
 }  // namespace mlx_sched

@@ -35,4 +35,7 @@ std::vector<mx::array> flat_views(
     const mx::array& flat, const std::vector<int64_t>& offsets, const std::vector<mx::Shape>& shapes,
     mx::StreamOrDevice s = {});
 
+// The bits of a float32 array as int32, without a copy (FloatBits).
+mx::array float_bits(const mx::array& a, mx::StreamOrDevice s = {});
+
 }  // namespace mlx_sched

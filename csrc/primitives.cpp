@@ -77,6 +77,18 @@ bool FusedStep::is_equivalent(const mx::Primitive& other) const {
 }
 
 std::vector<mx::Shape> FusedStep::output_shapes(const std::vector<mx::array>& inputs) {
+  // Only a shapeless mx.compile asks: the layout (every tensor's offset in
+  // the flat buffers) was fixed when the step was traced, so the gradients
+  // must keep their sizes.
+  for (int i = 0; i < num_tensors(); ++i) {
+    if (static_cast<int64_t>(inputs[2 + i].size()) != layout_.size[i]) {
+      throw std::invalid_argument(
+          "[FusedStep] under mx.compile(..., shapeless=True) a fused optimizer step keeps the parameter shapes "
+          "it was traced with (its flat layout is fixed then): gradient " + std::to_string(i) + " has " +
+          std::to_string(inputs[2 + i].size()) + " elements, the trace " + std::to_string(layout_.size[i]) +
+          ". Compile without shapeless=True, or trace again.");
+    }
+  }
   std::vector<mx::Shape> shapes = {{}, groups_.size() == 1 ? mx::Shape{} : mx::Shape{int(groups_.size())}};
   for (int b = 0; b < num_buckets(); ++b) shapes.push_back({static_cast<int>(layout_.bucket_size[b])});
   for (int b = 0; b < num_buckets() * num_states(); ++b) shapes.push_back(inputs[inputs.size() - num_buckets() * num_states() + b].shape());
@@ -123,6 +135,9 @@ bool collapse(const mx::array& a, sched_opt_layout& L) {
 FusedStep::Table FusedStep::prepare(
     const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs, const Malloc& malloc,
     const Address& address) {
+  // Everything that can fail comes first, before any output is touched: a
+  // failed eval must leave the graph as it was.
+  make_table(inputs, outputs, {});
   allocate(inputs, outputs, malloc);
   return make_table(inputs, outputs, address);
 }

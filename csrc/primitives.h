@@ -68,6 +68,7 @@ class FusedStep : public mx::Primitive {
     std::vector<int64_t> param_off;  // per tensor: element offset in it
     std::vector<int32_t> bucket_of;  // per tensor
     std::vector<int64_t> offset;     // per tensor: element offset in its bucket
+    std::vector<int64_t> size;       // per tensor: elements (a shapeless trace must keep them)
     std::vector<int64_t> bucket_size;
     bool operator==(const Layout&) const = default;
   };
@@ -120,7 +121,8 @@ class FusedStep : public mx::Primitive {
 // O(n^2)), because MLX's eval pays a few microseconds per node.
 class FlatView : public mx::Primitive {
  public:
-  FlatView(mx::Stream stream, std::vector<int64_t> offsets) : mx::Primitive(stream), offsets_(std::move(offsets)) {}
+  FlatView(mx::Stream stream, std::vector<int64_t> offsets, std::vector<mx::Shape> shapes)
+      : mx::Primitive(stream), offsets_(std::move(offsets)), shapes_(std::move(shapes)) {}
   void eval_cpu(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs) override {
     eval(inputs, outputs);
   }
@@ -129,12 +131,30 @@ class FlatView : public mx::Primitive {
   }
   const char* name() const override { return "FlatView"; }
   bool is_equivalent(const mx::Primitive& other) const override {
-    return offsets_ == static_cast<const FlatView&>(other).offsets_;
+    return offsets_ == static_cast<const FlatView&>(other).offsets_ && shapes_ == static_cast<const FlatView&>(other).shapes_;
   }
+  // Shapeless compile: the views a step hands out keep their shapes (the
+  // step that makes them checks its inputs still have them).
+  std::vector<mx::Shape> output_shapes(const std::vector<mx::array>&) override { return shapes_; }
 
  private:
   void eval(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs);
   std::vector<int64_t> offsets_;
+  std::vector<mx::Shape> shapes_;
+};
+
+// The bits of a float32 array as int32 (no copy): a float learning rate read
+// from the optimizer state becomes a word of a constant schedule program.
+// MLX's own View would do, but it cannot infer its shape under a shapeless
+// mx.compile; this one can.
+class FloatBits : public mx::UnaryPrimitive {
+ public:
+  explicit FloatBits(mx::Stream stream) : mx::UnaryPrimitive(stream) {}
+  void eval_cpu(const std::vector<mx::array>& inputs, mx::array& out) override { out.copy_shared_buffer(inputs[0]); }
+  void eval_gpu(const std::vector<mx::array>& inputs, mx::array& out) override { out.copy_shared_buffer(inputs[0]); }
+  const char* name() const override { return "FloatBits"; }
+  bool is_equivalent(const mx::Primitive&) const override { return true; }
+  std::vector<mx::Shape> output_shapes(const std::vector<mx::array>& inputs) override { return {inputs[0].shape()}; }
 };
 
 }  // namespace mlx_sched

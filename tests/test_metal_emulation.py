@@ -171,6 +171,8 @@ def fused_case(kind, shapes, strided=(), seed=7):
         g={k: as_bits(v).copy() for k, v in grads.items()},  # row-contiguous copies
         states={b: {s: as_bits(v).copy() for s, v in d.items()} for b, d in opt.state["fused"].items()},
         lr=None,
+        # the step's programs: the schedules, and a row holding a float learning rate
+        programs=np.array(opt._step_programs(opt.state["learning_rate"])),
     )
     with mx.stream(mx.cpu):
         new = opt.apply_gradients(grads, params)
@@ -236,7 +238,7 @@ def emulate(emu, kind, opt, before, strided=(), donate=False, slots=25, drop=0):
     for g, tup in enumerate(opt._groups):
         groups[g]["lr_prog"], groups[g]["wd_prog"], groups[g]["flags"] = tup[:3]
         groups[g]["f"] = tup[3:]
-    programs = np.array(opt._programs)
+    programs = before["programs"]
     step = np.array([5], np.uint64)
     step_out = np.zeros(1, np.uint64)
     lr_out = np.zeros(len(groups), np.float32)

@@ -38,16 +38,18 @@ holds wins, the rest use the constructor's arguments::
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union, cast
 
 import mlx.core as mx
 import mlx.optimizers as _optim
+import numpy as np
 from mlx.utils import tree_flatten as _tree_flatten
 
 from . import _ext
 from ._families import constant
-from ._program import encode
+from ._program import constant_segment, encode
 from ._schedules import Schedule
 
 Rate = Union[float, int, Schedule]
@@ -77,6 +79,11 @@ def _as_schedule(name: str, value: Any) -> Schedule:
     return constant(float(value))
 
 
+def _lr_float(value: Any) -> float:
+    """A learning rate given as a number (or a one-element array), checked."""
+    return float(_as_schedule("learning_rate", value).segments[0][0].params[0])
+
+
 def _real(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a float, but got {type(value).__name__}.")
@@ -95,17 +102,197 @@ def _lookup(tree: Any, keys: Sequence[str]) -> Any:
     return tree
 
 
+_ALIGN = 64  # elements: each tensor starts 256 bytes (float32) into its bucket
+_FORMAT = "mlx_sched.fused"
+_DTYPES = {"float32": mx.float32, "float16": mx.float16, "bfloat16": mx.bfloat16}
+
+
+def _dtype_name(dt: Any) -> str:
+    return str(dt).split(".")[-1]
+
+
+def _aligned(n: int) -> int:
+    return -(-n // _ALIGN) * _ALIGN
+
+
+class _Registry:
+    """Which parameters have optimizer state, and where: each one a slice of
+    a bucket (flat state buffers of one dtype) at a 64-element aligned
+    offset. Immutable: a change makes a new registry. It travels with the
+    state as ``state["layout"]`` (JSON bytes), so that a saved state names
+    its parameters."""
+
+    def __init__(self, buckets: Sequence[Tuple[str, Sequence[Tuple[str, Tuple[int, ...]]]]]):
+        self.buckets: List[Tuple[str, str, int]] = []  # (name, dtype name, size)
+        self.members: List[List[str]] = []
+        self.where: Dict[str, Tuple[int, int, Tuple[int, ...]]] = {}  # path -> (bucket, offset, shape)
+        counts: Dict[str, int] = {}
+        for dt, items in buckets:
+            if not items:
+                continue
+            k = counts.get(dt, 0)
+            counts[dt] = k + 1
+            off = 0
+            for path, shape in items:
+                self.where[path] = (len(self.buckets), off, tuple(shape))
+                off += _aligned(math.prod(shape))
+            self.buckets.append((dt if k == 0 else f"{dt}_{k}", dt, max(off, _ALIGN)))
+            self.members.append([p for p, _ in items])
+        self._array: Optional[mx.array] = None
+
+    def dtype_of(self, path: str) -> str:
+        return self.buckets[self.where[path][0]][1]
+
+    def spec(self) -> List[Tuple[str, List[Tuple[str, Tuple[int, ...]]]]]:
+        return [(dt, [(p, self.where[p][2]) for p in self.members[b]]) for b, (_, dt, _) in enumerate(self.buckets)]
+
+    def array(self, states: Tuple[str, ...]) -> mx.array:
+        """The layout as uint8 JSON bytes (an mx.array, so that it is saved
+        with the state by tree_flatten + mx.save_safetensors)."""
+        if self._array is None:
+            doc = {"format": _FORMAT, "version": 1, "align": _ALIGN, "states": list(states),
+                   "buckets": [[dt, [[p, list(s)] for p, s in items]] for dt, items in self.spec()]}
+            data = json.dumps(doc, separators=(",", ":")).encode()
+            self._array = mx.array(np.frombuffer(data, np.uint8))
+        return self._array
+
+    @staticmethod
+    def parse(data: bytes, states: Tuple[str, ...]) -> "_Registry":
+        """A registry from the bytes of ``state["layout"]``; ValueError if it is not one."""
+        bad = "state['layout'] is not an mlx_sched optimizer layout"
+        try:
+            doc = json.loads(data.decode())
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{bad} ({e}).") from None
+        if not isinstance(doc, dict) or doc.get("format") != _FORMAT or doc.get("version") != 1 \
+                or doc.get("align") != _ALIGN:
+            raise ValueError(f"{bad} (format, version or alignment differ).")
+        if tuple(doc.get("states", ())) != states:
+            raise ValueError(f"the state holds {doc.get('states')} per parameter, but this optimizer keeps "
+                             f"{list(states)}: it was saved by another kind of optimizer.")
+        try:
+            spec = [(str(dt), [(str(p), tuple(int(d) for d in s)) for p, s in items]) for dt, items in doc["buckets"]]
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"{bad} ({e}).") from None
+        for dt, items in spec:
+            if dt not in _DTYPES:
+                raise ValueError(f"{bad} (dtype {dt}).")
+        return _Registry(spec)
+
+
+def _restate(old: _Registry, fused: Mapping[str, Mapping[str, mx.array]], new: _Registry, names: Tuple[str, ...],
+             replace: Mapping[str, Mapping[str, mx.array]]) -> Dict[str, Dict[str, mx.array]]:
+    """Flat states for a new registry: each parameter's state comes from
+    ``replace``, else from its slice in the old buckets, else zeros. A bucket
+    made of one whole old bucket reuses its arrays (no copy); runs of
+    neighbours are sliced at once."""
+    out: Dict[str, Dict[str, mx.array]] = {}
+    for b, (name, dt_name, size) in enumerate(new.buckets):
+        dt = _DTYPES[dt_name]
+        members = new.members[b]
+        src = [old.where.get(p) if p not in replace else None for p in members]
+        if src and src[0] is not None and all(s is not None for s in src):
+            ob = src[0][0]
+            if old.members[ob] == members and old.buckets[ob] == (old.buckets[ob][0], dt_name, size):
+                out[name] = {s: fused[old.buckets[ob][0]][s] for s in names}
+                continue
+        out[name] = {}
+        for s in names:
+            pieces: List[mx.array] = []
+            run: Optional[List[int]] = None  # [old bucket, start, end] of the current slice
+            filled = 0
+            for p, where in zip(members, src):
+                n = math.prod(new.where[p][2])
+                at = new.where[p][1]
+                if at > filled:
+                    if run is not None:
+                        pieces.append(fused[old.buckets[run[0]][0]][s][run[1]:run[2]])
+                        run = None
+                    pieces.append(mx.zeros((at - filled,), dt))
+                    filled = at
+                if where is not None and old.buckets[where[0]][1] == dt_name:
+                    ob, o, _ = where
+                    if run is not None and run[0] == ob and run[2] == o:
+                        run[2] = o + n
+                    else:
+                        if run is not None:
+                            pieces.append(fused[old.buckets[run[0]][0]][s][run[1]:run[2]])
+                        run = [ob, o, o + n]
+                else:
+                    if run is not None:
+                        pieces.append(fused[old.buckets[run[0]][0]][s][run[1]:run[2]])
+                        run = None
+                    if p in replace:
+                        pieces.append(replace[p][s].astype(dt).reshape(-1))
+                    elif where is not None:  # an old slice of another dtype
+                        ob, o, _ = where
+                        pieces.append(fused[old.buckets[ob][0]][s][o:o + n].astype(dt))
+                    else:
+                        pieces.append(mx.zeros((n,), dt))
+                filled += n
+            if run is not None:
+                pieces.append(fused[old.buckets[run[0]][0]][s][run[1]:run[2]])
+            if filled < size:
+                pieces.append(mx.zeros((size - filled,), dt))
+            out[name][s] = pieces[0] if len(pieces) == 1 else mx.concatenate(pieces)
+    return out
+
+
+class _Layout:
+    """One step's plan over a gradient tree: the tensors the kernel updates
+    (``paths``, their bucket among the step's buckets, offset and group), the
+    ones updated with MLX's own operations (``fallback``: a parameter whose
+    dtype differs from its state's or its gradient's, as after ``set_dtype``),
+    and the tree's shape."""
+
+    def __init__(self, key: Tuple[Any, ...], reg: _Registry, flat: List[Tuple[str, mx.array]],
+                 params: List[mx.array], filters: List[Predicate], plan: Any):
+        self.key = key
+        self.reg = reg
+        self.plan = plan  # the gradients' tree shape (_plan)
+        self.n_leaves = len(flat)
+        self.group_all: List[int] = []
+        for path, p in zip([k for k, _ in flat], params):
+            g = 0
+            for k, fn in enumerate(filters):
+                if fn(path, p):
+                    g = k + 1
+                    break
+            self.group_all.append(g)
+        kernel = [i for i, (path, g) in enumerate(flat) if path in reg.where
+                  and reg.dtype_of(path) == _dtype_name(params[i].dtype) == _dtype_name(g.dtype)]
+        kset = set(kernel)
+        self.fallback = [i for i in range(len(flat)) if i not in kset]
+        self.leaf = kernel  # kernel tensor -> leaf index
+        self.paths = [flat[i][0] for i in kernel]
+        self.shapes = [list(params[i].shape) for i in kernel]
+        self.shape_t = [tuple(params[i].shape) for i in kernel]
+        self.group_of = [self.group_all[i] for i in kernel]
+        used = sorted({reg.where[p][0] for p in self.paths})
+        self.reg_bucket = used  # step bucket -> registry bucket
+        self.buckets = [(reg.buckets[b][0], _DTYPES[reg.buckets[b][1]], reg.buckets[b][2]) for b in used]
+        step_of = {b: k for k, b in enumerate(used)}
+        self.bucket_of = [step_of[reg.where[p][0]] for p in self.paths]
+        self.offset = [reg.where[p][1] for p in self.paths]
+        self.members: List[List[int]] = [[] for _ in used]
+        for i, b in enumerate(self.bucket_of):
+            self.members[b].append(i)
+        self.fast = not self.fallback and self.leaf == list(range(len(flat)))
+
+
 class _Fused(_optim.Optimizer):
-    """What SGD, Adam and AdamW share: groups, programs, the one dispatch."""
+    """What SGD, Adam and AdamW share: groups, programs, state, the one dispatch."""
 
     _KIND = ""
     _STATES: Tuple[str, ...] = ()
     _DEFAULTS: Dict[str, Any] = {}
+    _ATTRS: Tuple[str, ...] = ()  # the constructor arguments kept as attributes (as mlx.optimizers)
 
     def __init__(self, hyper: Dict[str, Any], groups: Optional[Sequence[Group]]):
         super().__init__()  # type: ignore[no-untyped-call]
+        self._state: Dict[str, Any] = self._state
         self._filters: List[Predicate] = []
-        overrides: List[Dict[str, Any]] = []
+        self._overrides: List[Dict[str, Any]] = []
         for i, entry in enumerate(groups or []):
             if not (isinstance(entry, (tuple, list)) and len(entry) == 2 and callable(entry[0])
                     and isinstance(entry[1], Mapping)):
@@ -115,35 +302,87 @@ class _Fused(_optim.Optimizer):
                 raise ValueError(f"groups[{i}] sets {unknown}, which {type(self).__name__} does not take; "
                                  f"its arguments are {sorted(self._DEFAULTS)}.")
             self._filters.append(entry[0])
-            overrides.append(dict(entry[1]))
-        self._hyper = [hyper] + [{**hyper, **o} for o in overrides]
-        self._build()
-        self.state["learning_rate"] = self._lrs_at(0)
+            self._overrides.append(dict(entry[1]))
+        for h in [hyper] + [{**hyper, **o} for o in self._overrides]:
+            self._check_ranges(h)
+        self._lr: Rate = hyper["learning_rate"]
+        self._apply_build(self._build(self._hyper_now()))
+        self._reg = _Registry([])
+        self._pending: Optional[str] = None  # a loaded state not yet checked against the parameters
+        self._state["learning_rate"] = self._lrs_at(0)
+        self._state["fused"] = {}
+        self._state["layout"] = self._reg.array(self._STATES)
         self._layout: Optional[_Layout] = None
         self._views: Optional[List[mx.array]] = None
         self._flat_params: Optional[List[mx.array]] = None
 
-    # -- groups and programs --------------------------------------------------
+    # -- hyperparameters, groups and programs -----------------------------------
+    def _check_ranges(self, h: Dict[str, Any]) -> None:
+        """The constructor's checks (mlx.optimizers' messages); later
+        attribute changes are taken as they come, as mlx.optimizers does."""
+
     def _group_hyper(self, h: Dict[str, Any], has_wd: bool) -> Tuple[Any, ...]:
-        """A group's checked hyperparameters: (flags, momentum, 1 - dampening,
+        """A group's hyperparameters: (flags, momentum, 1 - dampening,
         b1, 1 - b1, b2, 1 - b2, eps), as math/optim.h's sched_opt_group."""
         raise NotImplementedError
 
-    def _build(self) -> None:
+    def _hyper_now(self) -> List[Dict[str, Any]]:
+        base = {"learning_rate": self._lr, **{a: getattr(self, a) for a in self._ATTRS}}
+        return [base] + [{**base, **o} for o in self._overrides]
+
+    def _snapshot(self) -> Tuple[Any, ...]:
+        vals: List[Any] = [self._lr]
+        for a in self._ATTRS:
+            v = getattr(self, a)
+            vals.append(tuple(v) if isinstance(v, (list, tuple)) else v)
+        return tuple(vals)
+
+    def _build(self, hypers: List[Dict[str, Any]]) -> Dict[str, Any]:
         """Each group's learning-rate and weight-decay programs (one row per
-        distinct program) and its hyperparameters, for the primitive."""
+        distinct program) and hyperparameters, for the primitive. A float
+        learning rate is not a program: the step reads it from
+        ``state["learning_rate"]`` (a row made on the fly), as mlx.optimizers
+        reads its state. Nothing is assigned here (see _apply_build)."""
         rows: Dict[bytes, int] = {}
         members: List[Any] = []
-        self._groups, self._schedules = [], []
-        for h in self._hyper:
+        groups, schedules, dynamic = [], [], []
+        for g, h in enumerate(hypers):
             wd = h.get("weight_decay", 0.0)
+            wd_s = _as_schedule("weight_decay", wd)
             hyper = self._group_hyper(h, isinstance(wd, Schedule) or wd != 0)
-            lr = _as_schedule("learning_rate", h["learning_rate"])
-            row = [self._row(lr, rows, members), self._row(_as_schedule("weight_decay", wd), rows, members)]
-            self._groups.append((*row, *hyper))
-            self._schedules.append(lr)
-        self._programs = mx.array(encode(members))
-        mx.eval(self._programs)  # a constant of the graph (also under mx.compile)
+            lr_value = h["learning_rate"]
+            lr = _as_schedule("learning_rate", lr_value)
+            row = [-1 if not isinstance(lr_value, Schedule) else self._row(lr, rows, members),
+                   self._row(wd_s, rows, members)]
+            if row[0] < 0:
+                dynamic.append(g)
+            groups.append([*row, *hyper])
+            schedules.append(lr if isinstance(lr_value, Schedule) else None)
+        R = max(2, 1 + max(len(m) for m in members))
+        programs = encode(members)
+        if programs.shape[1] < R:
+            programs = np.concatenate([programs, np.zeros((programs.shape[0], R - programs.shape[1], 16), np.int32)], 1)
+        for k, g in enumerate(dynamic):
+            groups[g][0] = len(members) + k
+        built: Dict[str, Any] = {
+            "groups": [tuple(g) for g in groups], "schedules": schedules, "dynamic": dynamic,
+            "programs": mx.array(programs), "hypers": hypers, "snapshot": self._snapshot(),
+        }
+        if dynamic:  # constant programs whose value word the step fills in
+            template = encode([[constant_segment(0.0)]] * len(dynamic))
+            template = np.concatenate([template, np.zeros((len(dynamic), R - template.shape[1], 16), np.int32)], 1)
+            mask = np.zeros((1, R, 16), bool)
+            mask[0, 1, 8] = True  # record 1 (the segment), p[0] at byte 32
+            built["dyn"] = (mx.array(template), mx.array(mask), mx.array(dynamic, mx.int32))
+        mx.eval(built["programs"], built.get("dyn", ()))  # constants of the graph (also under mx.compile)
+        return built
+
+    def _apply_build(self, built: Dict[str, Any]) -> None:
+        self._built = built
+        self._hyper = built["hypers"]
+        self._groups = built["groups"]
+        self._schedules = built["schedules"]
+        self._programs = built["programs"]
 
     @staticmethod
     def _row(s: Schedule, rows: Dict[bytes, int], members: List[Any]) -> int:
@@ -153,66 +392,285 @@ class _Fused(_optim.Optimizer):
             members.append(s.segments[0])
         return rows[key]
 
+    def _refresh(self) -> None:
+        """Attribute changes since the last build (eager steps; inside
+        mx.compile the traced step keeps what it saw, as MLX's does). The
+        same objects as last time (values of lists too) need no comparison."""
+        built = self._built
+        raw = built.get("raw")
+        if raw is not None and self._lr is raw[0] and all(
+                getattr(self, a) is v for a, v in zip(self._ATTRS, raw[1])) and all(
+                tuple(v) == t for v, t in zip(raw[1], raw[2]) if t is not None):
+            return
+        if not _same(self._snapshot(), built["snapshot"]):
+            self._apply_build(self._build(self._hyper_now()))
+        values = [getattr(self, a) for a in self._ATTRS]
+        self._built["raw"] = (self._lr, values, [tuple(v) if isinstance(v, list) else None for v in values])
+
     def _lrs_at(self, step: int) -> mx.array:
-        values = [cast(float, s(step).item()) for s in self._schedules]
+        """The groups' learning rates at ``step`` (a float learning rate as it is)."""
+        values = [float(cast(float, s(step).item())) if s is not None else _lr_float(h["learning_rate"])
+                  for h, s in zip(self._hyper, self._schedules)]
         return mx.array(values[0] if len(values) == 1 else values, mx.float32)
+
+    def _step_programs(self, lr_state: Any) -> mx.array:
+        """The programs of this step: the schedules, then a constant row per
+        group with a float learning rate, holding ``state["learning_rate"]``."""
+        built = self._built
+        if not built["dynamic"]:
+            return cast(mx.array, built["programs"])
+        G = len(self._groups)
+        if not isinstance(lr_state, mx.array) or lr_state.dtype in (mx.bool_, mx.complex64) or \
+                tuple(lr_state.shape) not in ((), (G,)):
+            got = f"shape {tuple(lr_state.shape)} and dtype {lr_state.dtype}" if isinstance(lr_state, mx.array) \
+                else type(lr_state).__name__
+            want = "()" if G == 1 else f"() or ({G},)"
+            raise ValueError(f"state['learning_rate'] must be a real mx.array of shape {want}, but got {got}.")
+        template, mask, dynamic = built["dyn"]
+        v = lr_state if lr_state.dtype == mx.float32 else lr_state.astype(mx.float32)
+        k = len(built["dynamic"])
+        if v.ndim == 0:
+            v = mx.broadcast_to(v, (k,)) if k > 1 else v.reshape(1)
+        elif k != G:
+            v = v[dynamic]
+        dyn = mx.where(mask, _ext.float_bits(v).reshape(k, 1, 1), template)
+        return mx.concatenate([built["programs"], dyn])
 
     @property
     def learning_rate(self) -> mx.array:
         return cast(mx.array, self.state["learning_rate"])
 
-    @learning_rate.setter  # type: ignore[override]
-    def learning_rate(self, value: Rate) -> None:
-        """Replaces the default group's learning rate (float or schedule)."""
-        _as_schedule("learning_rate", value)
-        self._hyper[0] = {**self._hyper[0], "learning_rate": value}
-        self._build()
-        self.state["learning_rate"] = self._lrs_at(int(self.step.item()) if "step" in self.state else 0)
+    @learning_rate.setter
+    def learning_rate(self, value: Any) -> None:
+        """As mlx.optimizers: a float (or scalar array) goes into
+        ``state["learning_rate"]`` (every group's, as ``MultiOptimizer``'s
+        setter), where a step reads it unless that group's learning rate is a
+        schedule (which, as in MLX, overwrites it). An mlx_sched schedule
+        replaces the constructor's learning rate (mlx.optimizers raises)."""
+        if isinstance(value, Schedule):
+            _as_schedule("learning_rate", value)
+            old = self._lr
+            self._lr = value
+            try:
+                built = self._build(self._hyper_now())
+            except Exception:
+                self._lr = old
+                raise
+            self._apply_build(built)
+            # the groups that follow it show its value now; the others keep theirs
+            step = self.state.get("step")
+            at = int(cast(int, step.item())) if isinstance(step, mx.array) and step.size == 1 else 0
+            G = len(self._groups)
+            old_lr = self.state.get("learning_rate")
+            values = np.array(self._lrs_at(at)).reshape(G)
+            if isinstance(old_lr, mx.array) and tuple(old_lr.shape) in ((), (G,)):
+                keep = np.broadcast_to(np.array(old_lr.astype(mx.float32)), (G,))
+                follow = [g == 0 or "learning_rate" not in o for g, o in enumerate([{}] + self._overrides)]
+                values = np.where(follow, values, keep)
+            self.state["learning_rate"] = mx.array(values[0] if G == 1 else values, mx.float32)
+            return
+        value = _lr_float(value)
+        G = len(self._groups)
+        self.state["learning_rate"] = mx.array(value if G == 1 else [value] * G, mx.float32)
+        if not isinstance(self._lr, Schedule):
+            self._lr = value
 
-    # -- the step ---------------------------------------------------------------
-    def _layout_for(self, flat: List[Tuple[str, mx.array]], params: Optional[List[mx.array]] = None) -> "_Layout":
-        key = tuple((k, tuple(v.shape), v.dtype) for k, v in flat)
-        if self._layout is None or self._layout.key != key:
-            new = _Layout(key, flat if params is None else list(zip([k for k, _ in flat], params)), self._filters)
-            if self._layout is not None and "fused" in self.state:
-                self.state["fused"] = _carry_over(self.state["fused"], self._layout, new, self._STATES)
-            self._layout, self._views, self._flat_params = new, None, None
-        return self._layout
+    # -- state --------------------------------------------------------------------
+    @property
+    def state(self) -> Dict[str, Any]:
+        """``step``, ``learning_rate``, ``fused`` (per bucket the flat
+        states) and ``layout`` (which parameter lies where, as JSON bytes).
+        Assigning a saved state (ours, or an ``mlx.optimizers`` state tree of
+        the same optimizer) checks it and converts it; the next step or
+        ``init`` checks it against the parameters."""
+        return self._state
+
+    @state.setter
+    def state(self, value: Any) -> None:
+        state, reg = self._parse_state(value)
+        self._state, self._reg = state, reg
+        self._pending = "loaded"
+        self._initialized = False
+        self._layout = self._views = self._flat_params = None
+
+    def _parse_state(self, value: Any) -> Tuple[Dict[str, Any], _Registry]:
+        if not isinstance(value, dict):
+            raise TypeError(f"the optimizer state must be a dict, but got {type(value).__name__}.")
+        state: Dict[str, Any] = {}
+        step = value.get("step")
+        if not isinstance(step, mx.array) or step.size != 1 or not mx.issubdtype(step.dtype, mx.integer):
+            raise ValueError("the optimizer state must hold 'step', an integer scalar mx.array "
+                             f"(got {type(step).__name__}).")
+        state["step"] = step.reshape(()) if step.dtype == mx.uint64 else step.reshape(()).astype(mx.uint64)
+        lr = value.get("learning_rate", None)
+        if lr is None:
+            lr = self._lrs_at(int(state["step"].item()))
+        G = len(self._groups)
+        if not isinstance(lr, mx.array) or tuple(lr.shape) not in ((), (G,)) or not \
+                mx.issubdtype(lr.dtype, mx.floating):
+            raise ValueError(f"state['learning_rate'] must be a floating mx.array of shape "
+                             f"{'()' if G == 1 else f'() or ({G},)'}.")
+        state["learning_rate"] = lr
+        if isinstance(value.get("layout"), mx.array):
+            try:
+                data: Optional[bytes] = bytes(np.array(value["layout"], np.uint8))
+            except Exception:
+                data = None
+            if data is not None:
+                reg = _Registry.parse(data, self._STATES)
+            else:
+                # inside a transformation (mx.compile of a pure step: the
+                # state passed in and assigned back) the bytes cannot be
+                # read: it must then have our current layout's structure
+                reg = self._reg
+                if tuple(value["layout"].shape) != tuple(reg.array(self._STATES).shape):
+                    raise ValueError("an optimizer state assigned inside mx.compile must have the layout of "
+                                     "the current one (its bytes cannot be read there).") from None
+            fused = value.get("fused")
+            if not isinstance(fused, dict):
+                raise ValueError("the optimizer state has a 'layout' but no 'fused' dict of flat states.")
+            out: Dict[str, Dict[str, mx.array]] = {}
+            for b, (name, dt, size) in enumerate(reg.buckets):
+                have = fused.get(name)
+                for s in self._STATES:
+                    a = have.get(s) if isinstance(have, dict) else None
+                    if not isinstance(a, mx.array) or tuple(a.shape) != (size,) or _dtype_name(a.dtype) != dt:
+                        raise ValueError(
+                            f"state['fused']['{name}']['{s}'] must be a flat {dt} array of {size} elements "
+                            f"(the states of '{reg.members[b][0]}' and {len(reg.members[b]) - 1} more), but got "
+                            + (f"shape {tuple(a.shape)} and dtype {a.dtype}." if isinstance(a, mx.array)
+                               else f"{type(a).__name__}."))
+                out[name] = {s: fused[name][s] for s in self._STATES}
+            extra = sorted(set(fused) - set(out))
+            if extra:
+                raise ValueError(f"state['fused'] has buckets {extra} that its layout does not name.")
+            state["fused"] = out
+            state["layout"] = value["layout"]
+            if reg is not self._reg:
+                reg._array = value["layout"]
+            return state, reg
+        if "fused" in value:
+            raise ValueError("this optimizer state has 'fused' states but no 'layout' (saved by an mlx_sched "
+                             "older than the layout): it does not say which parameter is where, so it cannot be "
+                             "loaded safely.")
+        # an mlx.optimizers state tree: per parameter {state name: array}
+        items: Dict[str, Dict[str, mx.array]] = {}
+        rest = {k: v for k, v in value.items() if k not in ("step", "learning_rate")}
+        for path, leaf in tree_flatten(rest):
+            head, _, name = path.rpartition(".")
+            if not head or not isinstance(leaf, mx.array):
+                raise ValueError(f"state entry '{path}' is not a parameter's state: an mlx.optimizers state "
+                                 f"holds {{{', '.join(repr(s) for s in self._STATES)}: array}} per parameter.")
+            items.setdefault(head, {})[name] = leaf
+        spec: Dict[str, List[Tuple[str, Tuple[int, ...]]]] = {}
+        for path, st in items.items():
+            if tuple(sorted(st)) != tuple(sorted(self._STATES)):
+                raise ValueError(f"the state of parameter '{path}' holds {sorted(st)}, but "
+                                 f"{type(self).__name__} keeps {list(self._STATES)} per parameter.")
+            first = st[self._STATES[0]]
+            for s in self._STATES:
+                a = st[s]
+                if a.dtype not in _FLOAT_TYPES or a.shape != first.shape or a.dtype != first.dtype:
+                    raise ValueError(f"the state '{s}' of parameter '{path}' must be float32, float16 or bfloat16 "
+                                     f"and match the other states' shape and dtype, but has shape "
+                                     f"{tuple(a.shape)} and dtype {a.dtype}.")
+            spec.setdefault(_dtype_name(first.dtype), []).append((path, tuple(first.shape)))
+        reg = _Registry(list(spec.items()))
+        state["fused"] = _restate(_Registry([]), {}, reg, self._STATES, items)
+        state["layout"] = reg.array(self._STATES)
+        return state, reg
 
     def init(self, parameters: Dict[str, Any]) -> None:
-        """Creates the flat states (zeros) for the parameters' layout, keeping
-        loaded states whose bucket sizes match (see ``state``)."""
+        """Creates zero states for parameters that have none (as
+        mlx.optimizers' ``init``; the others keep theirs). After a state was
+        assigned, its parameters must match these (shape and dtype); ones it
+        lacks start from zero."""
         flat = [(k, v) for k, v in tree_flatten(parameters) if isinstance(v, mx.array)]
-        layout = self._layout_for(flat)
-        current = self.state.get("fused", {})
-        fused: Dict[str, Dict[str, mx.array]] = {}
-        for b, (name, dt, size) in enumerate(layout.buckets):
-            have = current.get(name, {})
-            fused[name] = {
-                s: have[s] if s in have and tuple(have[s].shape) == (size,) and have[s].dtype == dt else mx.zeros((size,), dt)
-                for s in self._STATES
-            }
-        self.state["fused"] = fused
+        for k, v in flat:
+            if v.dtype not in _FLOAT_TYPES:
+                raise TypeError(f"parameter '{k}' must be float32, float16 or bfloat16, but got {v.dtype}.")
+        self._check_against(flat, strict=False)
+        new = [(k, v) for k, v in flat if k not in self._reg.where]
+        if new:
+            spec = self._reg.spec()
+            for k, v in new:
+                name = _dtype_name(v.dtype)
+                for dt, items in spec:  # appended to the dtype's first bucket: no other slice moves
+                    if dt == name:
+                        items.append((k, tuple(v.shape)))
+                        break
+                else:
+                    spec.append((name, [(k, tuple(v.shape))]))
+            reg = _Registry(spec)
+            fused = _restate(self._reg, self._state["fused"], reg, self._STATES, {})
+            self._commit_registry(reg, fused)
+        self._pending = None
         self._initialized = True
+
+    def _check_against(self, flat: List[Tuple[str, mx.array]], strict: bool) -> None:
+        """Parameters (or gradients) against the states: same shapes (a dtype
+        may differ, as after ``set_dtype``: mlx.optimizers' promotions
+        follow); with ``strict`` (the first step after a state was assigned)
+        every one must have a state."""
+        reg = self._reg
+        for path, v in flat:
+            where = reg.where.get(path)
+            if where is None:
+                if self._pending and strict:
+                    raise ValueError(
+                        f"parameter '{path}' has no state in the optimizer state that was assigned (it holds "
+                        f"{len(reg.where)} parameters): a state saved for another model? (To start parameters "
+                        "the saved state lacks from zero, call init(parameters) after assigning it.)")
+                continue
+            if where[2] != tuple(v.shape):
+                raise ValueError(f"parameter '{path}' has shape {tuple(v.shape)}, but its optimizer state has shape "
+                                 f"{where[2]}" + (" (a state saved for another model?)." if self._pending else "."))
+
+    def _commit_registry(self, reg: _Registry, fused: Dict[str, Dict[str, mx.array]]) -> None:
+        self._reg = reg
+        self._state["fused"] = fused
+        self._state["layout"] = reg.array(self._STATES)
+        self._layout = self._views = self._flat_params = None
 
     def param_state(self, path: str) -> Dict[str, mx.array]:
         """The states of one parameter (views of the flat states), as
         ``mlx.optimizers`` keeps them per parameter: ``{"m": ..., "v": ...}``."""
-        L = self._layout
-        if L is None or path not in L.index:
+        where = self._reg.where.get(path)
+        if where is None:
             raise KeyError(f"no parameter '{path}' in this optimizer's state.")
-        i = L.index[path]
-        name, _, _ = L.buckets[L.bucket_of[i]]
-        return {s: _ext.flat_view(self.state["fused"][name][s], L.offset[i], list(L.shapes[i])) for s in self._STATES}
+        b, off, shape = where
+        name = self._reg.buckets[b][0]
+        return {s: _ext.flat_view(self._state["fused"][name][s], off, list(shape)) for s in self._STATES}
 
+    def __getstate__(self) -> Dict[str, Any]:
+        d = dict(self.__dict__)
+        d["_layout"] = d["_views"] = d["_flat_params"] = None  # caches (the next step rebuilds them)
+        d["_reg"] = self._reg.spec()
+        built = dict(d["_built"])
+        built.pop("dyn", None)
+        built["programs"] = None
+        d["_built"] = built
+        return d
+
+    def __setstate__(self, d: Dict[str, Any]) -> None:
+        d["_reg"] = _Registry(d["_reg"])
+        d["_reg"]._array = d["_state"].get("layout")
+        self.__dict__.update(d)
+        self._apply_build(self._build(self._hyper))
+
+    # -- the step -------------------------------------------------------------------
     def apply_gradients(self, gradients: Dict[str, Any], parameters: Dict[str, Any]) -> Dict[str, Any]:
-        if not self._initialized:
-            self.init(gradients)
+        """One step over the parameters in ``gradients`` (others keep their
+        state untouched). Everything is checked and built before anything is
+        assigned: an error leaves the optimizer and its state as they were."""
+        self._refresh()
+        state = self._state
         L, views, flats = self._layout, self._views, self._flat_params
         # Fast path: the same tree of gradients as last step (walked with the
         # cached plan, no path strings), and the model holds exactly the views
         # that step handed out (their shapes and dtypes known).
-        fast = L is not None and L.plan is not None and views is not None and flats is not None
+        fast = L is not None and L.fast and L.reg is self._reg and views is not None and flats is not None \
+            and self._pending is None
         params: List[mx.array] = []
         grads: List[Any] = []
         if fast:
@@ -224,70 +682,206 @@ class _Fused(_optim.Optimizer):
                     for g, p, v, shape in zip(grads, params, views, L.shape_t))
             except (KeyError, IndexError, TypeError):
                 fast = False
-        if fast:
-            assert L is not None
-            flat_g = list(zip(L.paths, grads))
-        else:
-            flat_g = tree_flatten(gradients)
+        reg, new_reg = self._reg, None
+        fused: Dict[str, Dict[str, mx.array]] = state.get("fused", {})
         if not fast:
+            flat_g = tree_flatten(gradients)
             params = self._checked_params(flat_g, parameters)
-            L = self._layout_for(flat_g, params)
-            L.plan = None
+            flat_p = [(k, p) for (k, _), p in zip(flat_g, params)]
+            self._check_against(flat_p, strict=True)
+            new_reg = self._present_registry(flat_g, params)
+            if new_reg is not None:
+                fused = _restate(reg, fused, new_reg, self._STATES, {})
+                reg = new_reg
+            key = tuple((k, tuple(v.shape), v.dtype, g.dtype) for (k, g), v in zip(flat_g, params))
+            if L is None or L.key != key or L.reg is not reg:
+                L = _Layout(key, reg, flat_g, params, self._filters, _plan(gradients, iter(range(len(flat_g)))))
+            grads = [g for _, g in flat_g]
         assert L is not None
-        if L.plan is None:
-            L.plan = _plan(gradients, iter(range(len(flat_g))))
-        fused = self.state["fused"]
-        for name, dt, size in L.buckets:
-            if name not in fused or any(tuple(fused[name][s].shape) != (size,) or fused[name][s].dtype != dt
-                                        for s in self._STATES):
+        for b, (name, dt, size) in enumerate(L.buckets):
+            have = fused.get(name)
+            if not isinstance(have, dict) or any(
+                    not isinstance(have.get(s), mx.array) or tuple(have[s].shape) != (size,) or have[s].dtype != dt
+                    for s in self._STATES):
                 raise ValueError(f"optimizer state 'fused.{name}' does not match the parameters: it must hold "
-                                 f"{self._STATES} as flat {name} arrays of {size} elements.")
+                                 f"{self._STATES} as flat {_dtype_name(dt)} arrays of {size} elements.")
+        step = state.get("step")
+        if not (type(step) is mx.array and step.dtype == mx.uint64 and step.ndim == 0):
+            if not isinstance(step, mx.array) or step.size != 1 or not mx.issubdtype(step.dtype, mx.integer):
+                raise ValueError("state['step'] must be an integer scalar mx.array.")
+            step = step.reshape(()).astype(mx.uint64)
+        programs = self._step_programs(state.get("learning_rate"))
         # Parameter sources: the previous step's flat buffer of a bucket when
         # the model still holds exactly the views handed out (the buffer is
         # then donated), else the tensors themselves.
+        kgrads = grads if L.fast else [grads[i] for i in L.leaf]
+        kparams = params if L.fast else [params[i] for i in L.leaf]
         if fast:
             assert flats is not None
             sources, src, off = list(flats), L.bucket_of, L.offset
         else:
-            sources, src, off = [], [0] * len(params), [0] * len(params)
+            sources, src, off = [], [0] * len(kparams), [0] * len(kparams)
+            same = views is not None and flats is not None and self._layout is L and len(views) == len(kparams)
             for b, members in enumerate(L.members):
-                if views is not None and flats is not None and all(params[i] is views[i] for i in members):
+                if same and all(kparams[i] is views[i] for i in members):  # type: ignore[index]
                     for i in members:
                         src[i], off[i] = len(sources), L.offset[i]
-                    sources.append(flats[b])
+                    sources.append(flats[b])  # type: ignore[index]
                 else:
                     for i in members:
                         src[i] = len(sources)
-                        sources.append(params[i])
-        self._views = self._flat_params = views = flats = None  # nothing of ours may hold the old buffers
+                        sources.append(kparams[i])
         states = [fused[name][s] for name, _, _ in L.buckets for s in self._STATES]
         out = _ext.fused_step(
-            _ext.OPTIMIZERS[self._KIND], self.state["step"], self._programs, self._groups, L.group_of,
-            [g for _, g in flat_g], sources, src, off, L.bucket_of, L.offset, states,
+            _ext.OPTIMIZERS[self._KIND], step, programs, self._groups, L.group_of,
+            kgrads, sources, src, off, L.bucket_of, L.offset, states,
         )
         nb, ns = len(L.buckets), len(self._STATES)
-        self.state["step"] = out[0]
-        self.state["learning_rate"] = out[1]
-        self.state["fused"] = {name: {s: out[2 + nb + b * ns + k] for k, s in enumerate(self._STATES)}
-                               for b, (name, _, _) in enumerate(L.buckets)}
-        self._flat_params = out[2:2 + nb]
-        self._views = _ext.flat_views(self._flat_params, L.bucket_of, L.offset, L.shapes)
-        return cast(Dict[str, Any], _build(L.plan, self._views))
+        new_fused = dict(fused)
+        for b, (name, _, _) in enumerate(L.buckets):
+            new_fused[name] = {s: out[2 + nb + b * ns + k] for k, s in enumerate(self._STATES)}
+        flat_params = out[2:2 + nb]
+        kviews = _ext.flat_views(flat_params, L.bucket_of, L.offset, L.shapes) if L.paths else []
+        values: List[Any] = kviews
+        if not L.fast:
+            values = [None] * L.n_leaves
+            for i, v in zip(L.leaf, kviews):
+                values[i] = v
+            if L.fallback:
+                new_fused, reg = self._fallback(L, reg, new_fused, grads, params, values, out[0], out[1], step)
+        # commit: nothing above assigned anything
+        self._layout, self._views, self._flat_params = L, kviews, flat_params
+        if reg is not self._reg:
+            self._reg = reg
+            state["layout"] = reg.array(self._STATES)
+            if L.reg is not reg:  # the fallback moved states: next step plans again
+                self._layout = None
+        state["step"] = out[0]
+        state["learning_rate"] = out[1]
+        state["fused"] = new_fused
+        self._pending = None
+        self._initialized = True
+        return cast(Dict[str, Any], _build(L.plan, values))
+
+    def _present_registry(self, flat_g: List[Tuple[str, mx.array]], params: List[mx.array]) -> Optional[_Registry]:
+        """The registry for this step, or None if it is the current one: the
+        kernel updates whole buckets, so a dtype's states are laid out again
+        (once) when some of a bucket's parameters are absent from the
+        gradients (frozen, a partial tree) or parameters are new: one bucket
+        of the present ones, in the gradients' order, one of the others."""
+        reg = self._reg
+        present: Dict[str, List[Tuple[str, Tuple[int, ...]]]] = {}
+        for (path, g), p in zip(flat_g, params):
+            dt = _dtype_name(p.dtype)
+            where = reg.where.get(path)
+            if dt != _dtype_name(g.dtype) or (where is not None and reg.dtype_of(path) != dt):
+                continue  # updated by the fallback
+            present.setdefault(dt, []).append((path, tuple(p.shape)))
+        redo = set()
+        for dt, items in present.items():
+            paths = {p for p, _ in items}
+            if any(p not in reg.where for p in paths):
+                redo.add(dt)
+                continue
+            for b in {reg.where[p][0] for p in paths}:
+                if any(m not in paths for m in reg.members[b]):
+                    redo.add(dt)
+                    break
+        if not redo:
+            return None
+        spec: List[Tuple[str, List[Tuple[str, Tuple[int, ...]]]]] = []
+        seen = set()
+        for dt, items in reg.spec():
+            if dt not in redo:
+                spec.append((dt, items))
+            elif dt not in seen:
+                seen.add(dt)
+                here = {p for p, _ in present[dt]}
+                spec.append((dt, present[dt]))
+                spec.append((dt, [(p, s) for d2, its in reg.spec() if d2 == dt for p, s in its if p not in here]))
+        spec.extend((dt, items) for dt, items in present.items() if dt in redo and dt not in seen)
+        return _Registry(spec)
+
+    def _fallback(self, L: _Layout, reg: _Registry, fused: Dict[str, Dict[str, mx.array]], grads: List[Any],
+                  params: List[mx.array], values: List[Any], new_step: mx.array, lrs: mx.array,
+                  step: mx.array) -> Tuple[Dict[str, Dict[str, mx.array]], _Registry]:
+        """Parameters whose dtype differs from their state's or gradient's
+        (after ``set_dtype``, or a float32 gradient of a bfloat16 parameter):
+        mlx.optimizers' own operations, type promotions included (its result
+        may come back in another dtype, as there); their states then move to
+        the bucket of their new dtype."""
+        replace: Dict[str, Dict[str, mx.array]] = {}
+        for i in L.fallback:
+            path = L.key[i][0]
+            g, p = grads[i], params[i]
+            where = reg.where.get(path)
+            if where is None:
+                st = {s: mx.zeros_like(p) for s in self._STATES}  # mlx.optimizers' init_single
+            else:
+                b, off, shape = where
+                name = reg.buckets[b][0]
+                n = math.prod(shape)
+                st = {s: fused[name][s][off:off + n].reshape(shape) for s in self._STATES}
+            grp = L.group_all[i]
+            lr = lrs if lrs.ndim == 0 else lrs[grp]
+            h = self._hyper[grp]
+            wd = h.get("weight_decay", 0.0)
+            if isinstance(wd, Schedule):
+                wd = wd(step)
+            values[i], new_st = self._reference_update(h, g, p, st, lr, wd, new_step)
+            if any(new_st[s] is not st[s] for s in self._STATES) or where is None:
+                replace[path] = new_st
+        if not replace:
+            return fused, reg
+        spec = [(dt, [(p, s) for p, s in items if p not in replace]) for dt, items in reg.spec()]
+        moved: Dict[str, List[Tuple[str, Tuple[int, ...]]]] = {}
+        for path, st in replace.items():
+            first = st[self._STATES[0]]
+            moved.setdefault(_dtype_name(first.dtype), []).append((path, tuple(first.shape)))
+        spec.extend(moved.items())
+        new = _Registry(spec)
+        return _restate(reg, fused, new, self._STATES, replace), new
+
+    def _reference_update(self, h: Dict[str, Any], g: mx.array, p: mx.array, st: Dict[str, mx.array],
+                          lr: mx.array, wd: Any, step: mx.array) -> Tuple[mx.array, Dict[str, mx.array]]:
+        raise NotImplementedError
 
     @staticmethod
     def _checked_params(flat_g: List[Tuple[str, Any]], parameters: Dict[str, Any]) -> List[mx.array]:
         params = []
         for path, g in flat_g:
-            p = _lookup(parameters, path.split("."))
+            try:
+                p = _lookup(parameters, path.split("."))
+            except (KeyError, IndexError, TypeError):
+                raise KeyError(f"gradient '{path}' has no parameter at the same place in the parameters.") from None
             if not isinstance(g, mx.array) or not isinstance(p, mx.array):
                 raise TypeError(f"gradient and parameter '{path}' must be mx.arrays.")
             if p.dtype not in _FLOAT_TYPES:
                 raise TypeError(f"parameter '{path}' must be float32, float16 or bfloat16, but got {p.dtype}.")
-            if g.shape != p.shape or g.dtype != p.dtype:
+            if g.dtype not in _FLOAT_TYPES:
+                raise TypeError(f"gradient '{path}' must be float32, float16 or bfloat16, but got {g.dtype}.")
+            if g.shape != p.shape:
                 raise ValueError(f"gradient '{path}' has shape {tuple(g.shape)} and dtype {g.dtype}, but the "
                                  f"parameter has shape {tuple(p.shape)} and dtype {p.dtype}.")
             params.append(p)
         return params
+
+
+def _same(a: Tuple[Any, ...], b: Tuple[Any, ...]) -> bool:
+    """Snapshots equal: schedules by identity, the rest by value and type."""
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if x is y:
+            continue
+        if isinstance(x, Schedule) or isinstance(y, Schedule) or type(x) is not type(y):
+            return False
+        try:
+            if not bool(x == y):
+                return False
+        except Exception:
+            return False
+    return True
 
 
 def _plan(tree: Any, leaves: Any) -> Any:
@@ -327,75 +921,6 @@ def _build(plan: Any, values: List[Any]) -> Any:
     return kind(_build(c, values) for c in children)
 
 
-_ALIGN = 64  # elements: each tensor starts 256 bytes (float32) into its bucket
-
-
-class _Layout:
-    """Where each tensor lives: its bucket (one flat buffer per dtype), its
-    offset there, its group (the first predicate that holds)."""
-
-    def __init__(self, key: Tuple[Any, ...], flat: List[Tuple[str, mx.array]], filters: List[Predicate]):
-        self.key = key
-        self.paths = [k for k, _ in flat]
-        self.keys = [k.split(".") for k in self.paths]
-        self.plan: Any = None  # the gradients' tree shape (_plan)
-        self.index = {k: i for i, k in enumerate(self.paths)}
-        self.shapes = [list(v.shape) for _, v in flat]
-        self.shape_t = [tuple(v.shape) for _, v in flat]
-        self.buckets: List[Tuple[str, Any, int]] = []
-        self.bucket_of: List[int] = []
-        self.offset: List[int] = []
-        self.members: List[List[int]] = []
-        self.group_of: List[int] = []
-        names: Dict[str, int] = {}
-        sizes: List[int] = []
-        for i, (path, v) in enumerate(flat):
-            name = str(v.dtype).split(".")[-1]
-            if name not in names:
-                names[name] = len(self.buckets)
-                self.buckets.append((name, v.dtype, 0))
-                sizes.append(0)
-                self.members.append([])
-            b = names[name]
-            self.bucket_of.append(b)
-            self.offset.append(sizes[b])
-            self.members[b].append(i)
-            sizes[b] += -(-v.size // _ALIGN) * _ALIGN
-            g = 0
-            for k, fn in enumerate(filters):
-                if fn(path, v):
-                    g = k + 1
-                    break
-            self.group_of.append(g)
-        self.buckets = [(n, dt, max(size, _ALIGN)) for (n, dt, _), size in zip(self.buckets, sizes)]
-
-
-def _carry_over(fused: Dict[str, Any], old: _Layout, new: _Layout, names: Tuple[str, ...]) -> Dict[str, Any]:
-    """Flat states for a new layout (parameters added, removed or reordered):
-    each tensor keeps its state where the old layout had it, else zeros."""
-    out: Dict[str, Any] = {}
-    for b, (bname, dt, size) in enumerate(new.buckets):
-        out[bname] = {}
-        for s in names:
-            pieces = []
-            for i in new.members[b]:
-                n = math.prod(new.shapes[i])
-                j = old.index.get(new.paths[i])
-                if j is not None and old.shapes[j] == new.shapes[i] and old.buckets[old.bucket_of[j]][0] == bname \
-                        and bname in fused:
-                    pieces.append(fused[bname][s][old.offset[j]:old.offset[j] + n])
-                else:
-                    pieces.append(mx.zeros((n,), dt))
-                pad = -(-n // _ALIGN) * _ALIGN - n
-                if pad:
-                    pieces.append(mx.zeros((pad,), dt))
-            total = sum(p.size for p in pieces)
-            if total < size:
-                pieces.append(mx.zeros((size - total,), dt))
-            out[bname][s] = mx.concatenate(pieces)
-    return out
-
-
 class SGD(_Fused):
     r"""Stochastic gradient descent, fused (``mlx.optimizers.SGD``'s arguments and update).
 
@@ -414,14 +939,15 @@ class SGD(_Fused):
         >>> model = nn.Linear(2, 2)
         >>> opt = SGD(mlx_sched.step_decay(0.1, 0.5, 10), momentum=0.9)
         >>> opt.init(model.trainable_parameters())
-        >>> sorted(opt.state)  # states live in one flat buffer per dtype
-        ['fused', 'learning_rate', 'step']
+        >>> sorted(opt.state)  # states live in one flat buffer per dtype; layout: which parameter is where
+        ['fused', 'layout', 'learning_rate', 'step']
         >>> opt.param_state("weight")["v"].shape
         (2, 2)
     """
 
     _KIND = "sgd"
     _STATES = ("v",)
+    _ATTRS = ("momentum", "weight_decay", "dampening", "nesterov")
     _DEFAULTS = {"learning_rate": None, "momentum": 0.0, "weight_decay": 0.0, "dampening": 0.0, "nesterov": False}
 
     def __init__(
@@ -442,16 +968,38 @@ class SGD(_Fused):
                      dampening=dampening, nesterov=nesterov)
         super().__init__(hyper, groups)
 
-    def _group_hyper(self, h: Dict[str, Any], has_wd: bool) -> Tuple[Any, ...]:
+    def _check_ranges(self, h: Dict[str, Any]) -> None:
         momentum = _real("momentum", h["momentum"])
         dampening = _real("dampening", h["dampening"])
         if h["nesterov"] and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening.")
+
+    def _group_hyper(self, h: Dict[str, Any], has_wd: bool) -> Tuple[Any, ...]:
+        momentum = _real("momentum", h["momentum"])
+        dampening = _real("dampening", h["dampening"])
         F = _ext.OPT_FLAGS
         flags = ((F["momentum"] if momentum > 0 else 0) | (F["nesterov"] if h["nesterov"] else 0)
                  | (F["weight_decay"] if has_wd else 0))
         omd = 1.0 - dampening if dampening > 0 else 1.0
         return (flags, momentum, omd, 0.0, 1.0, 0.0, 1.0, 0.0)
+
+    def _reference_update(self, h: Dict[str, Any], g: mx.array, p: mx.array, st: Dict[str, mx.array],
+                          lr: mx.array, wd: Any, step: mx.array) -> Tuple[mx.array, Dict[str, mx.array]]:
+        # mlx.optimizers.SGD.apply_single, operation by operation
+        if isinstance(wd, mx.array):
+            g = g + wd.astype(g.dtype) * p
+        elif wd != 0:
+            g = g + wd * p
+        momentum, dampening = h["momentum"], h["dampening"]
+        if momentum <= 0:
+            return p - lr.astype(g.dtype) * g, st
+        v = momentum * st["v"]
+        if dampening > 0:
+            v = v + (1 - dampening) * g
+        else:
+            v = v + g
+        update = g + momentum * v if h["nesterov"] else v
+        return p - lr.astype(g.dtype) * update, {"v": v}
 
 
 class Adam(_Fused):
@@ -475,6 +1023,7 @@ class Adam(_Fused):
 
     _KIND = "adam"
     _STATES = ("m", "v")
+    _ATTRS: Tuple[str, ...] = ("betas", "eps", "bias_correction")
     _DEFAULTS = {"learning_rate": None, "betas": None, "eps": 1e-8, "bias_correction": False}
 
     def __init__(
@@ -495,10 +1044,8 @@ class Adam(_Fused):
         self.bias_correction = hyper["bias_correction"]
         super().__init__(hyper, groups)
 
-    def _group_hyper(self, h: Dict[str, Any], has_wd: bool) -> Tuple[Any, ...]:
-        betas = list(h["betas"])
-        if len(betas) != 2:
-            raise ValueError(f"betas must be two floats, but got {len(betas)}.")
+    def _check_ranges(self, h: Dict[str, Any]) -> None:
+        betas = h["betas"]
         for i, beta in enumerate(betas):
             _real(f"betas[{i}]", beta)
             if not 0.0 <= beta < 1.0:
@@ -506,9 +1053,34 @@ class Adam(_Fused):
         eps = _real("eps", h["eps"])
         if not 0.0 <= eps:
             raise ValueError(f"Adam epsilon should be >=0, {eps} was provided instead")
+
+    def _group_hyper(self, h: Dict[str, Any], has_wd: bool) -> Tuple[Any, ...]:
+        try:
+            betas = list(h["betas"])
+        except TypeError:
+            raise TypeError(f"betas must be two floats, but got {type(h['betas']).__name__}.") from None
+        if len(betas) != 2:
+            raise ValueError(f"betas must be two floats, but got {len(betas)}.")
+        b1, b2 = (_real(f"betas[{i}]", beta) for i, beta in enumerate(betas))
+        eps = _real("eps", h["eps"])
         flags = _ext.OPT_FLAGS["bias_correction"] if h["bias_correction"] else 0
-        b1, b2 = float(betas[0]), float(betas[1])
         return (flags, 0.0, 1.0, b1, 1.0 - b1, b2, 1.0 - b2, eps)
+
+    def _reference_update(self, h: Dict[str, Any], g: mx.array, p: mx.array, st: Dict[str, mx.array],
+                          lr: mx.array, wd: Any, step: mx.array) -> Tuple[mx.array, Dict[str, mx.array]]:
+        # mlx.optimizers.Adam(W).apply_single, operation by operation
+        lr = lr.astype(g.dtype)
+        if self._KIND == "adamw":
+            p = p * (1 - lr * (wd.astype(g.dtype) if isinstance(wd, mx.array) else wd))
+        b1, b2 = h["betas"]
+        eps = h["eps"]
+        m = b1 * st["m"] + (1 - b1) * g
+        v = b2 * st["v"] + (1 - b2) * mx.square(g)
+        if h["bias_correction"]:
+            c1 = (lr / (1 - b1**step)).astype(g.dtype)
+            c2 = mx.rsqrt(1 - b2**step).astype(g.dtype)
+            return p - (c1 * m) / (mx.sqrt(v) * c2 + eps), {"m": m, "v": v}
+        return p - lr * m / (mx.sqrt(v) + eps), {"m": m, "v": v}
 
 
 class AdamW(Adam):
@@ -530,6 +1102,7 @@ class AdamW(Adam):
     """
 
     _KIND = "adamw"
+    _ATTRS = ("betas", "eps", "weight_decay", "bias_correction")
     _DEFAULTS = {**Adam._DEFAULTS, "weight_decay": 0.01}
 
     def __init__(
