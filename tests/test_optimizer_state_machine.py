@@ -136,6 +136,10 @@ class OptimizerMachine(RuleBasedStateMachine):
     # -- events -------------------------------------------------------------------
     @rule(compiled=st.booleans())
     def step(self, compiled):
+        # once a step ran with bias correction, parameters and moments may
+        # differ by its float32 tolerance for good, whatever comes after
+        if self._tol():
+            self.tolerant = True
         g = self._grads()
         if compiled:
             if self.compiled is None:
