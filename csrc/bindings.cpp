@@ -35,7 +35,10 @@ nb::dict table(std::initializer_list<std::pair<const char*, int>> entries) {
 }  // namespace
 
 NB_MODULE(_ext, m) {
-  m.doc() = "mlx-sched compiled core: one MLX primitive that evaluates schedule programs.";
+  // mlx.core owns mx.array's binding: imported first, also when _ext is
+  // imported on its own (nanobind's stubgen does).
+  nb::module_::import_("mlx.core");
+  m.doc() = "mlx-sched compiled core: the MLX primitives ScheduleEval (schedule programs at steps or over a range) and FusedStep (the fused optimizer step).";
 
   m.def("schedule_eval", &mlx_sched::schedule_eval, "program"_a, "step"_a, "batched"_a,
         nb::kw_only(), "stream"_a = nb::none(),
@@ -157,9 +160,9 @@ Returns:
   m.attr("PROGRAM_VERSION") = SCHED_VERSION;
   m.attr("PROGRAM_WORDS") = SCHED_WORDS;
   m.attr("PROGRAM_MAX_FACTORS") = SCHED_MAX_FACTORS;
-  m.attr("KINDS") = table({{"constant", SCHED_KIND_CONSTANT}, {"linear", SCHED_KIND_LINEAR},
-                           {"cosine", SCHED_KIND_COSINE}, {"exponential", SCHED_KIND_EXPONENTIAL},
-                           {"power", SCHED_KIND_POWER}, {"triangle", SCHED_KIND_TRIANGLE}});
+#define SCHED_KIND_ENTRY(name, value) {#name, value},
+  m.attr("KINDS") = table({SCHED_KINDS(SCHED_KIND_ENTRY)});
+#undef SCHED_KIND_ENTRY
   m.attr("FLAGS") = table({{"staircase", SCHED_FLAG_STAIRCASE}, {"neg_rate", SCHED_FLAG_NEG_RATE},
                            {"zero_rate", SCHED_FLAG_ZERO_RATE}, {"shape_cos2", SCHED_FLAG_SHAPE_COS2},
                            {"shape_sin2", SCHED_FLAG_SHAPE_SIN2}, {"halving", SCHED_FLAG_HALVING},

@@ -20,13 +20,4 @@ def _cpu_default():
 
     if os.environ.get("MLX_SCHED_TEST_DEVICE") == "cpu":
         mx.set_default_device(mx.cpu)
-    if os.environ.get("MLX_SCHED_PROBE_MLX_FIRST"):  # benchmarks/gpu/hang_probe.sh: MLX alone, before any mlx_sched op
-        import numpy as np
-
-        steps = mx.arange(-300, 20_000, dtype=mx.int32)
-        mx.eval(steps)
-        gpu = mx.cos(steps.astype(mx.float32) * 1e-3, stream=mx.gpu)
-        mx.eval(gpu)
-        np.asarray(mx.sin(steps.astype(mx.float32), stream=mx.cpu))
-        print("probe: MLX-only GPU eval done", np.asarray(gpu)[:2], flush=True)
     yield

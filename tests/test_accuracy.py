@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import mlx_sched as ms
 from oracle import build, scale, value, values
 from strategies import spec
-from test_parity import assert_close
+from helpers import assert_close
 
 big = st.integers(-(2**53), 2**53)
 

@@ -4,25 +4,12 @@ import mlx.core as mx
 import numpy as np
 import pytest
 
+from helpers import ulp_close
 from cases import RANGES, SCHEDULES, STEP_ARRAY_NAMES, step_arrays
 
 gpu = pytest.mark.skipif(
     not (mx.cuda.is_available() or mx.metal.is_available()), reason="this MLX has no GPU backend"
 )
-
-
-def ulp_close(a, b, ulps=2):
-    """Elementwise within `ulps` float32 ulps of the larger magnitude (NaN == NaN)."""
-    a = np.asarray(a, np.float32)
-    b = np.asarray(b, np.float32)
-    both_nan = np.isnan(a) & np.isnan(b)
-    same = a == b
-    with np.errstate(invalid="ignore", over="ignore"):
-        m = np.maximum(np.abs(a), np.abs(b))
-        ulp = np.spacing(m.astype(np.float32))
-        ok = both_nan | same | (np.abs(a.astype(np.float64) - b.astype(np.float64)) <= ulps * ulp)
-    bad = np.flatnonzero(~ok.ravel())
-    assert bad.size == 0, f"{bad.size} values differ by more than {ulps} ulp, e.g. {a.ravel()[bad[:4]]} vs {b.ravel()[bad[:4]]}"
 
 
 @gpu

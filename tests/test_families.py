@@ -12,7 +12,7 @@ import pytest
 import mlx_sched as ms
 from families_oracle import CASES
 from mlx_sched._spec import parse
-from test_parity import assert_close
+from helpers import assert_close
 
 IDS = sorted(CASES)
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import mlx_sched as ms
 from oracle import build, scale, values
 from strategies import product_spec, spec
-from test_parity import assert_close
+from helpers import assert_close
 
 EXAMPLES = int(os.environ.get("MLX_SCHED_FUZZ_EXAMPLES", "100"))
 fuzz = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)

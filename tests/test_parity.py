@@ -10,6 +10,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import mlx_sched as ms
+from helpers import assert_close
 from oracle import build, scale, values
 from strategies import spec
 
@@ -22,21 +23,6 @@ OTHER_DTYPES = [mx.int8, mx.int16, mx.uint8, mx.uint16, mx.float16, mx.bfloat16]
 
 def _has_negative_boundary(s):
     return s[0] == "join" and (min(s[2]) < 0 or any(_has_negative_boundary(p) for p in s[1]))
-
-
-def assert_close(ours, ref, sc, rtol=1e-5, atol_rel=3e-6):
-    """|ours - ref| within rtol of the value plus atol_rel of the schedule's scale;
-    ref is rounded to float32 first (the best a float32 result can be)."""
-    ours = np.asarray(ours, np.float64)
-    with np.errstate(over="ignore"):
-        ref = np.asarray(ref, np.float64).astype(np.float32).astype(np.float64)
-    both_nan = np.isnan(ours) & np.isnan(ref)
-    same_inf = np.isinf(ours) & (ours == ref)
-    with np.errstate(invalid="ignore"):
-        # (MLX flushes subnormals to zero: differences below the smallest normal are not counted)
-        ok = both_nan | same_inf | (np.abs(ours - ref) <= atol_rel * sc + rtol * np.abs(ref) + 1.2e-38)
-    bad = np.flatnonzero(~ok)
-    assert bad.size == 0, f"{bad.size} mismatches, first at {bad[:5]}: ours {ours[bad[:5]]} ref {ref[bad[:5]]}"
 
 
 steps_st = st.lists(st.integers(0, 2**24 - 1), min_size=1, max_size=40)

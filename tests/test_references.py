@@ -11,7 +11,7 @@ import pytest
 
 import mlx_sched as ms
 import families_oracle as fo
-from test_parity import assert_close
+from helpers import assert_close
 
 N = 4000
 

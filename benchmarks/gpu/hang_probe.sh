@@ -30,7 +30,7 @@ probe() {  # name seconds [ENV=VALUE ...] -- pytest args
 }
 if [ "${2:-}" = mlx_first ]; then  # the same pattern with MLX's own ops first: does MLX alone hang?
   for k in $(seq 1 ${PROBES:-3}); do
-    probe "mlx_first_$k" 50 MLX_SCHED_PROBE_MLX_FIRST=1 -- tests -s -k "cosine-arange_i32"
+    probe "mlx_first_$k" 50 PYTHONPATH=benchmarks/gpu -- -p mlx_first_probe tests -s -k "cosine-arange_i32"
     grep -h "probe:" "$log/mlx_first_$k.log" | head -1
   done
   exit 0

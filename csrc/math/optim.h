@@ -27,7 +27,7 @@
 #define SCHED_OPT_BF16 2
 
 // Elements one work item (a CUDA block, a Metal threadgroup, a CPU task)
-// updates: kOptLanes lanes, each kOptPerLane elements kOptLanes apart.
+// updates: SCHED_OPT_LANES lanes, each SCHED_OPT_PER_LANE elements SCHED_OPT_LANES apart.
 #define SCHED_OPT_LANES 256
 #define SCHED_OPT_PER_LANE 16
 #define SCHED_OPT_CHUNK (SCHED_OPT_LANES * SCHED_OPT_PER_LANE)

@@ -51,6 +51,12 @@
                                   //   v = base + amplitude * tri * (2^-q (HALVING) | gamma^t (EXP_RANGE) | 1)
 #define SCHED_NUM_KINDS 6
 
+// Every kind by its Python name (the _ext.KINDS table is built from this list).
+#define SCHED_KINDS(X)                                                          \
+  X(constant, SCHED_KIND_CONSTANT) X(linear, SCHED_KIND_LINEAR)                 \
+  X(cosine, SCHED_KIND_COSINE) X(exponential, SCHED_KIND_EXPONENTIAL)           \
+  X(power, SCHED_KIND_POWER) X(triangle, SCHED_KIND_TRIANGLE)
+
 // Segment flags.
 #define SCHED_FLAG_STAIRCASE 1    // exponential: integer exponent floor(t / n)
 #define SCHED_FLAG_NEG_RATE 2     // exponential: rate < 0, sign (-1)^e

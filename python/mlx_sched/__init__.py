@@ -1,4 +1,4 @@
-"""mlx-sched: MLX learning-rate schedules compiled into one primitive.
+"""mlx-sched: MLX learning-rate schedules compiled into programs that one MLX primitive evaluates.
 
 Drop-in for the schedule factories of ``mlx.optimizers``::
 
@@ -21,20 +21,18 @@ if _MLX_VERSION != _BUILT_MLX_VERSION:
     )
 
 from . import _ext  # noqa: E402
+from ._schedule import Schedule  # noqa: E402
 from ._schedules import (  # noqa: E402
-    Schedule,
     cosine_decay,
     evaluate,
     exponential_decay,
-    from_config,
-    from_dict,
-    grid,
     join_schedules,
     linear_schedule,
     multiply,
     stack,
     step_decay,
 )
+from ._spec import from_config, from_dict, grid  # noqa: E402
 
 from ._registry import get_schedule  # noqa: E402
 from ._families import (  # noqa: E402

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import numbers
 from fractions import Fraction
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._program import (
     FLAGS,
@@ -36,62 +36,27 @@ from ._program import (
     power_segment,
     triangle_segment,
 )
-from ._schedules import (
-    Schedule,
-    ScalarOrSeq,
+from ._schedule import FACTORIES, Schedule, build, factory
+from ._schedules import ScalarOrSeq
+from ._validate import (
     _STEP_LIMIT,
-    _broadcast,
+    _OrNone,
+    _check_bool,
     _check_boundary,
+    _check_choice,
     _check_count,
-    _check_steps_at_least,
     _check_int_type,
+    _check_nonneg,
+    _check_positive,
+    _check_rate,
     _check_real,
-    _fmt,
-    _plain,
+    _check_steps0,
+    _check_unit,
 )
 
-Check = Callable[[str, Any], Any]
 BoundariesAndScales = Union[Mapping[int, float], Sequence[Tuple[int, float]], None]
 
 # ------------------------------------------------------------------ checks
-
-
-def _check_steps0(name: str, v: Any) -> int:
-    """A step count that may be 0 (a warmup, a begin)."""
-    return _check_steps_at_least(name, v, 0, f"{name} must be >= 0, but got {v}.")
-
-
-def _check_positive(name: str, v: Any) -> float:
-    v = _check_real(name, v)
-    if not v > 0:
-        raise ValueError(f"{name} must be > 0, but got {v}.")
-    return float(v)
-
-
-def _check_nonneg(name: str, v: Any) -> float:
-    v = _check_real(name, v)
-    if v < 0:
-        raise ValueError(f"{name} must be >= 0, but got {v}.")
-    return float(v)
-
-
-def _check_unit(name: str, v: Any) -> float:
-    v = _check_real(name, v)
-    if not 0.0 <= v <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], but got {v}.")
-    return float(v)
-
-
-def _check_choice(name: str, v: Any, choices: Sequence[str]) -> str:
-    if v not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(repr(c) for c in choices)}, but got {v!r}.")
-    return str(v)
-
-
-def _check_bool(name: str, v: Any) -> bool:
-    if not isinstance(v, bool):
-        raise TypeError(f"{name} must be a bool, but got {type(v).__name__}.")
-    return v
 
 
 def _pairs(name: str, d: BoundariesAndScales, *, nonneg_bounds: bool, message: str) -> List[Tuple[int, float]]:
@@ -119,35 +84,9 @@ def _pairs(name: str, d: BoundariesAndScales, *, nonneg_bounds: bool, message: s
 
 # ------------------------------------------------------------------ builder
 
-class _OrNone:
-    """The check of an argument that may be None as a whole (``make`` then gets None)."""
-
-    def __init__(self, check: Check):
-        self.check = check
-
 
 # (name, value, check): checked values broadcast to a batch (an _OrNone check
 # lets a whole None through); check None: a fixed argument, not passed to make.
-Arg = Tuple[str, Any, Union[Check, _OrNone, None]]
-
-
-def _none(name: str, v: Any) -> None:
-    return None
-
-
-def _family(name: str, args: Sequence[Arg], make: Callable[..., List[Segment]]) -> Schedule:
-    """Validate, broadcast the scalar arguments, build each member's segments."""
-    varying: List[Tuple[str, Any, Check]] = []
-    for n, v, c in args:
-        if isinstance(c, _OrNone):
-            varying.append((n, v, _none if v is None else c.check))
-        elif c is not None:
-            varying.append((n, v, c))
-    G, cols = _broadcast(varying)
-    members = [make(*row) for row in zip(*cols)]
-    desc = f"{name}(" + ", ".join(f"{n}={_fmt(v)}" for n, v, _ in args) + ")"
-    spec = {"kind": name, "args": {n: _plain(v) for n, v, _ in args}}
-    return Schedule(members, G is not None, desc, spec)
 
 
 def _linear_from_zero(init: float, end: float, steps: int) -> List[Segment]:
@@ -169,6 +108,7 @@ def _polynomial(init: float, end: float, power: float, steps: int) -> List[Segme
 # ---------------------------------------------------------------- families
 
 
+@factory
 def constant(value: ScalarOrSeq) -> Schedule:
     r"""A constant schedule (optax ``constant_schedule``).
 
@@ -178,9 +118,10 @@ def constant(value: ScalarOrSeq) -> Schedule:
         >>> mlx_sched.constant(1e-3)(10)
         array(0.001, dtype=float32)
     """
-    return _family("constant", [("value", value, _check_real)], lambda v: [constant_segment(v)])
+    return build("constant", [("value", value, _check_real)], lambda v: [constant_segment(v)])
 
 
+@factory
 def polynomial_decay(init: ScalarOrSeq, end: ScalarOrSeq, power: ScalarOrSeq, steps: ScalarOrSeq, begin: ScalarOrSeq = 0) -> Schedule:
     r"""Polynomial decay from ``init`` to ``end`` (optax ``polynomial_schedule``).
 
@@ -200,7 +141,7 @@ def polynomial_decay(init: ScalarOrSeq, end: ScalarOrSeq, power: ScalarOrSeq, st
     def make(i: float, e: float, p: float, n: int, b: int) -> List[Segment]:
         return joined([[constant_segment(i)], _polynomial(i, e, p, n)], [b])
 
-    return _family(
+    return build(
         "polynomial_decay",
         [("init", init, _check_real), ("end", end, _check_real), ("power", power, _check_positive),
          ("steps", steps, _check_count), ("begin", begin, _check_steps0)],
@@ -208,6 +149,7 @@ def polynomial_decay(init: ScalarOrSeq, end: ScalarOrSeq, power: ScalarOrSeq, st
     )
 
 
+@factory
 def piecewise_constant(init: ScalarOrSeq, boundaries_and_scales: BoundariesAndScales = None) -> Schedule:
     r"""Piecewise constant (optax ``piecewise_constant_schedule``).
 
@@ -233,10 +175,11 @@ def piecewise_constant(init: ScalarOrSeq, boundaries_and_scales: BoundariesAndSc
             segs.append(_const_at(v, b))
         return segs
 
-    return _family("piecewise_constant", [("init", init, _check_real),
+    return build("piecewise_constant", [("init", init, _check_real),
                                           ("boundaries_and_scales", pairs, None)], make)
 
 
+@factory
 def multistep_decay(init: ScalarOrSeq, milestones: Sequence[int], gamma: ScalarOrSeq = 0.1) -> Schedule:
     r"""Decay by ``gamma`` at each milestone (torch ``MultiStepLR``, lr only).
 
@@ -261,7 +204,7 @@ def multistep_decay(init: ScalarOrSeq, milestones: Sequence[int], gamma: ScalarO
                 segs.append(_const_at(i * g ** (k + 1), m))
         return segs
 
-    return _family("multistep_decay", [("init", init, _check_real), ("milestones", list(milestones), None),
+    return build("multistep_decay", [("init", init, _check_real), ("milestones", list(milestones), None),
                                        ("gamma", gamma, _check_real)], make)
 
 
@@ -282,6 +225,7 @@ def _interpolate(kind: str, init: float, pairs: Sequence[Tuple[int, float]]) -> 
     return from_zero(values[nonempty[0]] if nonempty else values[-1], segs)
 
 
+@factory
 def piecewise_interpolate(kind: str, init: ScalarOrSeq, boundaries_and_scales: BoundariesAndScales = None) -> Schedule:
     r"""Interpolate between accumulated scales (optax ``piecewise_interpolate_schedule``).
 
@@ -301,11 +245,12 @@ def piecewise_interpolate(kind: str, init: ScalarOrSeq, boundaries_and_scales: B
     kind = _check_choice("kind", kind, ("linear", "cosine"))
     pairs = _pairs("boundaries_and_scales", boundaries_and_scales, nonneg_bounds=True,
                    message="`piecewise_interpolate_schedule` expects non-negative scale factors")
-    return _family("piecewise_interpolate", [("kind", kind, None), ("init", init, _check_real),
+    return build("piecewise_interpolate", [("kind", kind, None), ("init", init, _check_real),
                                              ("boundaries_and_scales", pairs, None)],
                    lambda i: _interpolate(kind, i, pairs))
 
 
+@factory
 def warmup_constant(init: ScalarOrSeq, peak: ScalarOrSeq, warmup_steps: ScalarOrSeq) -> Schedule:
     r"""Linear warmup, then constant (optax ``warmup_constant_schedule``).
 
@@ -318,7 +263,7 @@ def warmup_constant(init: ScalarOrSeq, peak: ScalarOrSeq, warmup_steps: ScalarOr
         >>> mlx_sched.warmup_constant(0.0, 1e-3, 100)(50)
         array(0.0005, dtype=float32)
     """
-    return _family("warmup_constant", [("init", init, _check_real), ("peak", peak, _check_real),
+    return build("warmup_constant", [("init", init, _check_real), ("peak", peak, _check_real),
                                        ("warmup_steps", warmup_steps, _check_steps0)], _linear_from_zero)
 
 
@@ -329,6 +274,7 @@ def _warmup_cosine(init: float, peak: float, w: int, total: int, end: float, exp
     return joined([_linear_from_zero(init, peak, w), [cosine_segment(peak, end, total - w, exponent)]], [w])
 
 
+@factory
 def warmup_cosine_decay(init: ScalarOrSeq, peak: ScalarOrSeq, warmup_steps: ScalarOrSeq, decay_steps: ScalarOrSeq,
                         end: ScalarOrSeq = 0.0, exponent: ScalarOrSeq = 1.0) -> Schedule:
     r"""Linear warmup, then cosine decay (optax ``warmup_cosine_decay_schedule``).
@@ -345,7 +291,7 @@ def warmup_cosine_decay(init: ScalarOrSeq, peak: ScalarOrSeq, warmup_steps: Scal
         >>> lr(60)
         array(0.5, dtype=float32)
     """
-    return _family(
+    return build(
         "warmup_cosine_decay",
         [("init", init, _check_real), ("peak", peak, _check_real), ("warmup_steps", warmup_steps, _check_steps0),
          ("decay_steps", decay_steps, _check_count), ("end", end, _check_real), ("exponent", exponent, _check_positive)],
@@ -353,13 +299,7 @@ def warmup_cosine_decay(init: ScalarOrSeq, peak: ScalarOrSeq, warmup_steps: Scal
     )
 
 
-def _check_rate(name: str, v: Any) -> float:
-    v = _check_real(name, v)
-    if not v > 0:
-        raise ValueError(f"{name} must be > 0 (optax's exponential_decay), but got {v}.")
-    return float(v)
-
-
+@factory
 def warmup_exponential_decay(init: ScalarOrSeq, peak: ScalarOrSeq, warmup_steps: ScalarOrSeq, transition_steps: ScalarOrSeq,
                              decay_rate: ScalarOrSeq, transition_begin: ScalarOrSeq = 0, staircase: bool = False,
                              end: Optional[ScalarOrSeq] = None) -> Schedule:
@@ -381,13 +321,14 @@ def warmup_exponential_decay(init: ScalarOrSeq, peak: ScalarOrSeq, warmup_steps:
     def make(i: float, p: float, w: int, n: int, r: float, b: int, e: Optional[float]) -> List[Segment]:
         return joined([_linear_from_zero(i, p, w), optax_exponential(p, r, n, staircase, b, e)], [w])
 
-    return _family("warmup_exponential_decay",
+    return build("warmup_exponential_decay",
                    [("init", init, _check_real), ("peak", peak, _check_real), ("warmup_steps", warmup_steps, _check_steps0),
                     ("transition_steps", transition_steps, _check_count), ("decay_rate", decay_rate, _check_rate),
                     ("transition_begin", transition_begin, _check_steps0), ("staircase", staircase, None),
                     ("end", end, _OrNone(_check_real))], make)
 
 
+@factory
 def cosine_restarts(init: ScalarOrSeq, period: ScalarOrSeq, t_mult: Union[int, float] = 1, end: ScalarOrSeq = 0.0) -> Schedule:
     r"""Cosine annealing with warm restarts (torch ``CosineAnnealingWarmRestarts``, closed form).
 
@@ -417,10 +358,11 @@ def cosine_restarts(init: ScalarOrSeq, period: ScalarOrSeq, t_mult: Union[int, f
             start, length = start + length, min(length * tm, _STEP_LIMIT)
         return segs
 
-    return _family("cosine_restarts", [("init", init, _check_real), ("period", period, _check_count),
+    return build("cosine_restarts", [("init", init, _check_real), ("period", period, _check_count),
                                        ("t_mult", tm, None), ("end", end, _check_real)], make)
 
 
+@factory
 def sgdr(cosine_kwargs: Sequence[Mapping[str, Any]]) -> Schedule:
     r"""SGD with warm restarts (optax ``sgdr_schedule``): ``warmup_cosine_decay`` cycles back to back.
 
@@ -456,12 +398,13 @@ def sgdr(cosine_kwargs: Sequence[Mapping[str, Any]]) -> Schedule:
         pieces, bounds, step = [], [], 0
         for c in cycles:
             pieces.append(c.segments[g if c.batched else 0])
-            d = c._spec["args"]["decay_steps"]
+            d = c.to_dict()["args"]["decay_steps"]
             step += d[g] if isinstance(d, list) else d
             bounds.append(step)
         members.append(joined(pieces, bounds[:-1]))
-    spec = {"kind": "sgdr", "args": {"cosine_kwargs": [c._spec["args"] for c in cycles]}}
-    return Schedule(members, n is not None, f"sgdr(cosine_kwargs={[c._spec['args'] for c in cycles]!r})", spec)
+    args = [c.to_dict()["args"] for c in cycles]
+    spec = {"kind": "sgdr", "args": {"cosine_kwargs": args}}
+    return Schedule(members, n is not None, f"sgdr(cosine_kwargs={args!r})", spec)
 
 
 def _onecycle_pairs(T: int, scales: Sequence[Tuple[float, float]]) -> Dict[int, float]:
@@ -471,6 +414,7 @@ def _onecycle_pairs(T: int, scales: Sequence[Tuple[float, float]]) -> Dict[int, 
     return d
 
 
+@factory
 def linear_onecycle(transition_steps: int, peak_value: ScalarOrSeq, pct_start: float = 0.3, pct_final: float = 0.85,
                     div_factor: float = 25.0, final_div_factor: float = 1e4) -> Schedule:
     r"""Three linear phases (optax ``linear_onecycle_schedule``).
@@ -488,12 +432,13 @@ def linear_onecycle(transition_steps: int, peak_value: ScalarOrSeq, pct_start: f
     ps, pf = _check_unit("pct_start", pct_start), _check_unit("pct_final", pct_final)
     df, fdf = _check_positive("div_factor", div_factor), _check_positive("final_div_factor", final_div_factor)
     pairs = sorted(_onecycle_pairs(T, [(ps, df), (pf, 1.0 / df), (1.0, 1.0 / fdf)]).items())
-    return _family("linear_onecycle", [("transition_steps", T, None), ("peak_value", peak_value, _check_real),
+    return build("linear_onecycle", [("transition_steps", T, None), ("peak_value", peak_value, _check_real),
                                        ("pct_start", ps, None), ("pct_final", pf, None), ("div_factor", df, None),
                                        ("final_div_factor", fdf, None)],
                    lambda p: _interpolate("linear", p / df, pairs))
 
 
+@factory
 def cosine_onecycle(transition_steps: int, peak_value: ScalarOrSeq, pct_start: float = 0.3, div_factor: float = 25.0,
                     final_div_factor: float = 1e4) -> Schedule:
     r"""Cosine up, cosine down (optax ``cosine_onecycle_schedule``).
@@ -511,7 +456,7 @@ def cosine_onecycle(transition_steps: int, peak_value: ScalarOrSeq, pct_start: f
     ps = _check_unit("pct_start", pct_start)
     df, fdf = _check_positive("div_factor", div_factor), _check_positive("final_div_factor", final_div_factor)
     pairs = sorted(_onecycle_pairs(T, [(ps, df), (1.0, 1.0 / (df * fdf))]).items())
-    return _family("cosine_onecycle", [("transition_steps", T, None), ("peak_value", peak_value, _check_real),
+    return build("cosine_onecycle", [("transition_steps", T, None), ("peak_value", peak_value, _check_real),
                                        ("pct_start", ps, None), ("div_factor", df, None), ("final_div_factor", fdf, None)],
                    lambda p: _interpolate("cosine", p / df, pairs))
 
@@ -534,6 +479,7 @@ def _anneal(kind: str, start_v: float, end_v: float, lo: int, hi: Optional[int],
     return out
 
 
+@factory
 def onecycle(total_steps: Optional[int] = None, max_lr: Optional[ScalarOrSeq] = None, pct_start: float = 0.3, anneal: str = "cos",
              div_factor: float = 25.0, final_div_factor: float = 1e4, three_phase: bool = False, *,
              epochs: Optional[int] = None, steps_per_epoch: Optional[int] = None) -> Schedule:
@@ -611,7 +557,7 @@ def onecycle(total_steps: Optional[int] = None, max_lr: Optional[ScalarOrSeq] = 
         segs.append(_const_at(final, T - 1))
         return segs
 
-    return _family("onecycle", [("total_steps", T, None), ("max_lr", max_lr, _check_real), ("pct_start", ps, None),
+    return build("onecycle", [("total_steps", T, None), ("max_lr", max_lr, _check_real), ("pct_start", ps, None),
                                 ("anneal", anneal, None), ("div_factor", df, None), ("final_div_factor", fdf, None),
                                 ("three_phase", three_phase, None)], make)
 
@@ -623,6 +569,7 @@ def _torch_anneal(kind: str, start: float, end: float, pct: float) -> float:
     return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1.0)
 
 
+@factory
 def cyclic(base_lr: ScalarOrSeq, max_lr: ScalarOrSeq, step_size_up: ScalarOrSeq = 2000, step_size_down: Optional[ScalarOrSeq] = None,
            mode: str = "triangular", gamma: ScalarOrSeq = 1.0) -> Schedule:
     r"""Cyclical learning rate (torch ``CyclicLR``, learning rate only).
@@ -644,11 +591,12 @@ def cyclic(base_lr: ScalarOrSeq, max_lr: ScalarOrSeq, step_size_up: ScalarOrSeq 
         return from_zero(b, [triangle_segment(b, m - b, up, down, mode, g)])
 
     down = step_size_up if step_size_down is None else step_size_down
-    return _family("cyclic", [("base_lr", base_lr, _check_real), ("max_lr", max_lr, _check_real),
+    return build("cyclic", [("base_lr", base_lr, _check_real), ("max_lr", max_lr, _check_real),
                               ("step_size_up", step_size_up, _check_count), ("step_size_down", down, _check_count),
                               ("mode", mode, None), ("gamma", gamma, _check_positive)], make)
 
 
+@factory
 def inverse_sqrt(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, timescale: Optional[ScalarOrSeq] = None) -> Schedule:
     r"""Linear warmup, then inverse square root decay (HF ``get_inverse_sqrt_schedule``, times ``init``).
 
@@ -668,7 +616,7 @@ def inverse_sqrt(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, timescale: Option
         decay = power_segment(0.0, i, 1.0 / tau, -0.5, float(tau))
         return joined([_linear_from_zero(0.0, i, w), [decay]], [w])
 
-    return _family("inverse_sqrt", [("init", init, _check_real), ("warmup_steps", warmup_steps, _check_steps0),
+    return build("inverse_sqrt", [("init", init, _check_real), ("warmup_steps", warmup_steps, _check_steps0),
                                     ("timescale", timescale, _OrNone(_check_count))], make)
 
 
@@ -684,6 +632,7 @@ def _hf_phase(kind: str, a: float, b: float, n: int, rising: bool) -> List[Segme
     return [power_segment(a, b - a, 1.0 / n, 0.5, 0.0), _const_at(b, n)]
 
 
+@factory
 def warmup_stable_decay(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, stable_steps: ScalarOrSeq, decay_steps: ScalarOrSeq,
                         min_ratio: ScalarOrSeq = 0.0, warmup_type: str = "linear", decay_type: str = "cosine") -> Schedule:
     r"""Warmup, stable, decay (HF ``get_wsd_schedule``, times ``init``).
@@ -721,7 +670,7 @@ def warmup_stable_decay(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, stable_ste
         v0 = lo if w or not (s or d) else i
         return from_zero(v0, joined(pieces, bounds))
 
-    return _family("warmup_stable_decay", [("init", init, _check_real), ("warmup_steps", warmup_steps, _check_steps0),
+    return build("warmup_stable_decay", [("init", init, _check_real), ("warmup_steps", warmup_steps, _check_steps0),
                                            ("stable_steps", stable_steps, _check_steps0), ("decay_steps", decay_steps, _check_steps0),
                                            ("min_ratio", min_ratio, _check_nonneg), ("warmup_type", warmup_type, None),
                                            ("decay_type", decay_type, None)], make)
@@ -763,6 +712,7 @@ def _min_rate(init: float, min_lr: Optional[float], min_lr_rate: Optional[float]
     return min_lr_rate
 
 
+@factory
 def cosine_with_min_lr(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, total_steps: ScalarOrSeq, min_lr: Optional[ScalarOrSeq] = None,
                        num_cycles: ScalarOrSeq = 0.5, min_lr_rate: Optional[ScalarOrSeq] = None) -> Schedule:
     r"""Linear warmup, then cosine to ``min_lr`` (HF ``cosine_with_min_lr``, times ``init``).
@@ -788,12 +738,13 @@ def cosine_with_min_lr(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, total_steps
             raise ValueError(f"total_steps must be greater than warmup_steps, but got {t} <= {w}.")
         return joined([_linear_from_zero(0.0, i, w), _hf_cosine(i, w, t, c, _min_rate(i, m, r))], [w])
 
-    return _family("cosine_with_min_lr", [("init", init, _check_positive), ("warmup_steps", warmup_steps, _check_steps0),
+    return build("cosine_with_min_lr", [("init", init, _check_positive), ("warmup_steps", warmup_steps, _check_steps0),
                                           ("total_steps", total_steps, _check_count), ("min_lr", min_lr, _OrNone(_check_nonneg)),
                                           ("num_cycles", num_cycles, _check_cycles), ("min_lr_rate", min_lr_rate, _OrNone(_check_nonneg))],
                    make)
 
 
+@factory
 def cosine_with_warmup(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, total_steps: ScalarOrSeq, num_cycles: ScalarOrSeq = 0.5) -> Schedule:
     r"""Linear warmup, then cosine (HF ``get_cosine_schedule_with_warmup``, times ``init``).
 
@@ -813,13 +764,14 @@ def cosine_with_warmup(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, total_steps
     def make(i: float, w: int, t: int, c: float) -> List[Segment]:
         return joined([_linear_from_zero(0.0, i, w), _hf_cosine(i, w, t, c, 0.0)], [w])
 
-    return _family("cosine_with_warmup", [("init", init, _check_real), ("warmup_steps", warmup_steps, _check_steps0),
+    return build("cosine_with_warmup", [("init", init, _check_real), ("warmup_steps", warmup_steps, _check_steps0),
                                           ("total_steps", total_steps, _check_count), ("num_cycles", num_cycles, _check_cycles)], make)
 
 
 _MAX_CYCLES = 4096
 
 
+@factory
 def cosine_hard_restarts(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, total_steps: ScalarOrSeq, num_cycles: int = 1) -> Schedule:
     r"""Linear warmup, then cosine cycles with hard restarts (HF
     ``get_cosine_with_hard_restarts_schedule_with_warmup``, times ``init``).
@@ -857,10 +809,11 @@ def cosine_hard_restarts(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, total_ste
         decay = joined([[constant_segment(i)], cyc, [constant_segment(0.0)]], [0, L])
         return joined([_linear_from_zero(0.0, i, w), decay], [w])
 
-    return _family("cosine_hard_restarts", [("init", init, _check_real), ("warmup_steps", warmup_steps, _check_steps0),
+    return build("cosine_hard_restarts", [("init", init, _check_real), ("warmup_steps", warmup_steps, _check_steps0),
                                             ("total_steps", total_steps, _check_count), ("num_cycles", c, None)], make)
 
 
+@factory
 def cosine_warmup_with_min_lr(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, total_steps: ScalarOrSeq, num_cycles: ScalarOrSeq = 0.5,
                               min_lr: Optional[ScalarOrSeq] = None, min_lr_rate: Optional[ScalarOrSeq] = None,
                               warmup_lr_rate: Optional[ScalarOrSeq] = None) -> Schedule:
@@ -894,17 +847,12 @@ def cosine_warmup_with_min_lr(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, tota
             v0 = wr * i
         return from_zero(v0, joined([warm, decay], [w]))
 
-    return _family("cosine_warmup_with_min_lr",
+    return build("cosine_warmup_with_min_lr",
                    [("init", init, _check_positive), ("warmup_steps", warmup_steps, _check_steps0),
                     ("total_steps", total_steps, _check_count), ("num_cycles", num_cycles, _check_cycles),
                     ("min_lr", min_lr, _OrNone(_check_nonneg)), ("min_lr_rate", min_lr_rate, _OrNone(_check_nonneg)),
                     ("warmup_lr_rate", warmup_lr_rate, _OrNone(_check_real))], make)
 
 
-FAMILIES = {
-    f.__name__: f
-    for f in (constant, polynomial_decay, piecewise_constant, multistep_decay, piecewise_interpolate, warmup_constant,
-              warmup_cosine_decay, warmup_exponential_decay, cosine_restarts, sgdr, linear_onecycle, cosine_onecycle,
-              onecycle, cyclic, inverse_sqrt, warmup_stable_decay, cosine_with_min_lr, cosine_with_warmup, cosine_hard_restarts,
-              cosine_warmup_with_min_lr)
-}
+# The families by name (registered with @factory, in this file's order).
+FAMILIES = {n: f for n, f in FACTORIES.items() if f.__module__ == __name__}

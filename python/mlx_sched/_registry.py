@@ -12,17 +12,18 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional
 
-from ._schedules import Schedule, _arg_names, _factories, join_schedules, linear_schedule
+from ._families import cyclic, onecycle, polynomial_decay, warmup_constant, warmup_stable_decay
+from ._schedule import FACTORIES, Schedule, _arg_names, combinator
+from ._schedules import cosine_decay, exponential_decay, join_schedules, linear_schedule
+from ._validate import _check_count, _check_real, _check_steps0
 
 
 def _optax_linear(init_value: Any, end_value: Any, transition_steps: Any, transition_begin: Any = 0) -> Schedule:
-    from ._families import polynomial_decay
 
     return polynomial_decay(init_value, end_value, 1, transition_steps, transition_begin)
 
 
 def _optax_cosine(init_value: Any, decay_steps: Any, alpha: float = 0.0, exponent: Any = 1.0) -> Schedule:
-    from ._schedules import _check_real, cosine_decay
 
     alpha = _check_real("alpha", alpha)
     init = [_check_real("init_value", v) for v in init_value] if isinstance(init_value, (list, tuple)) else _check_real("init_value", init_value)
@@ -32,7 +33,6 @@ def _optax_cosine(init_value: Any, decay_steps: Any, alpha: float = 0.0, exponen
 
 def _optax_exponential(init_value: Any, transition_steps: Any, decay_rate: Any, transition_begin: Any = 0, staircase: bool = False,
                        end_value: Any = None) -> Schedule:
-    from ._schedules import exponential_decay
 
     return exponential_decay(init_value, decay_rate, transition_steps=transition_steps, staircase=staircase, begin=transition_begin,
                              end=end_value)
@@ -47,7 +47,6 @@ def _ignore_momentum(kw: Dict[str, Any]) -> Dict[str, Any]:
 def _torch_onecycle(max_lr: Any, total_steps: Optional[int] = None, epochs: Optional[int] = None, steps_per_epoch: Optional[int] = None,
                     pct_start: float = 0.3, anneal_strategy: str = "cos", div_factor: float = 25.0, final_div_factor: float = 1e4,
                     three_phase: bool = False, **momentum: Any) -> Schedule:
-    from ._families import onecycle
 
     _check_only("OneCycleLR", _ignore_momentum(momentum))
     return onecycle(total_steps, max_lr, pct_start, anneal_strategy, div_factor, final_div_factor, three_phase,
@@ -56,7 +55,6 @@ def _torch_onecycle(max_lr: Any, total_steps: Optional[int] = None, epochs: Opti
 
 def _torch_cyclic(base_lr: Any, max_lr: Any, step_size_up: Any = 2000, step_size_down: Any = None, mode: str = "triangular",
                   gamma: Any = 1.0, scale_fn: Any = None, scale_mode: str = "cycle", **momentum: Any) -> Schedule:
-    from ._families import cyclic
 
     if scale_fn is not None:
         raise TypeError("scale_fn: a Python function cannot be compiled into a schedule program; use mode.")
@@ -65,7 +63,6 @@ def _torch_cyclic(base_lr: Any, max_lr: Any, step_size_up: Any = 2000, step_size
 
 
 def _torch_linear(lr: Any, start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_iters: int = 5, last_epoch: int = -1) -> Schedule:
-    from ._schedules import _check_real
 
     sf, ef = _check_real("start_factor", start_factor), _check_real("end_factor", end_factor)
     if not 0 < sf <= 1:
@@ -84,8 +81,6 @@ def _check_only(name: str, rest: Dict[str, Any]) -> None:
 
 
 def _hf_linear(lr: Any, num_warmup_steps: Any, num_training_steps: Any) -> Schedule:
-    from ._families import _check_steps0, warmup_constant
-    from ._schedules import _check_count
 
     w, t = _check_steps0("num_warmup_steps", num_warmup_steps), _check_count("num_training_steps", num_training_steps)
     if t <= w:
@@ -94,8 +89,6 @@ def _hf_linear(lr: Any, num_warmup_steps: Any, num_training_steps: Any) -> Sched
 
 
 def _hf_polynomial(lr: Any, num_warmup_steps: Any, num_training_steps: Any, lr_end: Any = 1e-7, power: Any = 1.0) -> Schedule:
-    from ._families import _check_steps0, polynomial_decay, warmup_constant
-    from ._schedules import _check_count, _check_real
 
     w, t = _check_steps0("num_warmup_steps", num_warmup_steps), _check_count("num_training_steps", num_training_steps)
     if t <= w:
@@ -107,7 +100,6 @@ def _hf_polynomial(lr: Any, num_warmup_steps: Any, num_training_steps: Any, lr_e
 
 def _hf_wsd(lr: Any, num_warmup_steps: Any, num_decay_steps: Any, num_training_steps: Any = None, num_stable_steps: Any = None,
             warmup_type: str = "linear", decay_type: str = "cosine", min_lr_ratio: Any = 0.0, num_cycles: Any = 0.5) -> Schedule:
-    from ._families import warmup_stable_decay
 
     if num_cycles != 0.5:
         raise ValueError("num_cycles: only HF's default 0.5 (one cosine decay) is supported by warmup_stable_decay.")
@@ -122,7 +114,7 @@ def _lazy(fn_name: str, mapping: Callable[..., Dict[str, Any]]) -> Callable[...,
     """An entry calling our factory ``fn_name`` with the arguments ``mapping`` makes."""
 
     def entry(**kw: Any) -> Schedule:
-        return _factories()[fn_name](**mapping(**kw))
+        return FACTORIES[fn_name](**mapping(**kw))
 
     return entry
 
@@ -207,9 +199,10 @@ _HF_SAME_NAME = {"cosine_with_min_lr": "get_cosine_with_min_lr_schedule_with_war
 
 def schedule_names() -> List[str]:
     """Every name ``get_schedule`` accepts."""
-    return sorted(set(_factories()) | {k for k in _entries() if "." not in k})
+    return sorted(set(FACTORIES) | {k for k in _entries() if "." not in k})
 
 
+@combinator
 def get_schedule(name: str, **kwargs: Any) -> Schedule:
     """A schedule by name: ours (``"cosine_decay"``, with our arguments), or
     optax's (``"warmup_cosine_decay_schedule"``, ``init_value=...``), torch's
@@ -234,7 +227,7 @@ def get_schedule(name: str, **kwargs: Any) -> Schedule:
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be a string, but got {type(name).__name__}.")
-    ours, theirs = _factories(), _entries()
+    ours, theirs = FACTORIES, _entries()
     if name in _OPTAX_SAME_NAME and "init_value" in kwargs:
         name = _OPTAX_SAME_NAME[name]
     elif name in _HF_SAME_NAME and "lr" in kwargs:

@@ -50,7 +50,7 @@ from mlx.utils import tree_flatten as _tree_flatten
 from . import _ext
 from ._families import constant
 from ._program import constant_segment, encode
-from ._schedules import Schedule
+from ._schedule import Schedule, program_bytes
 
 Rate = Union[float, int, Schedule]
 Predicate = Callable[[str, mx.array], bool]
@@ -386,7 +386,7 @@ class _Fused(_optim.Optimizer):
 
     @staticmethod
     def _row(s: Schedule, rows: Dict[bytes, int], members: List[Any]) -> int:
-        key = s._program_np.tobytes()
+        key = program_bytes(s)
         if key not in rows:
             rows[key] = len(members)
             members.append(s.segments[0])
