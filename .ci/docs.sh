@@ -5,6 +5,7 @@
 # MLX_SCHED_DOCS_REQUIRE_SECTIONS=1 also fails on a public function without
 # Args/Returns sections (issue 17 adds them).
 set -euo pipefail
+export NO_MKDOCS_2_WARNING=1
 cd "$(dirname "$0")/.."
 venv=${MLX_SCHED_DOCS_VENV:-.venv-docs}
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
