@@ -55,6 +55,15 @@ def test_version_mismatch_names_both_and_the_pip_line(tmp_path):
     assert "force-reinstall" not in last  # issue 19: that line left mlx and mlx-cpu mismatched
 
 
+def test_no_cuda_driver_names_the_cpu_backend(tmp_path):
+    # what `import mlx.core` raises with mlx[cuda13] on a machine without the NVIDIA driver
+    last = _import_with_fake_mlx(tmp_path, """
+        raise ImportError("libcuda.so.1: cannot open shared object file: No such file or directory")
+    """)
+    assert "needs the NVIDIA driver" in last, last
+    assert last.endswith(f'pip install --force-reinstall "mlx-cpu=={BUILT}"'), last
+
+
 def test_other_import_errors_pass_through(tmp_path):
     last = _import_with_fake_mlx(tmp_path, 'raise ImportError("something else")\n')
     assert last == "ImportError: something else", last
@@ -79,3 +88,7 @@ def test_no_library_message_per_platform():
     mac = ic.no_library_message(ImportError("dlopen(libmlx.dylib): image not found"), "1.2.3", "darwin", {})
     assert mac is not None and mac.endswith('pip install "mlx==1.2.3" "mlx-metal==1.2.3"')
     assert ic.no_library_message(ImportError("No module named 'numpy'"), "1.2.3", "linux", {}) is None
+    nodriver = ic.no_library_message(ImportError("libcuda.so.1: cannot open shared object file"), "1.2.3", "linux",
+                                     {"mlx-cuda-13": "1.2.3"})
+    assert nodriver is not None and nodriver.endswith(
+        'pip uninstall -y mlx-cuda-13 && pip install --force-reinstall "mlx-cpu==1.2.3"')

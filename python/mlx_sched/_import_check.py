@@ -8,6 +8,9 @@ an ``ImportError`` that names the ``pip install`` line fixing it:
   package (``mlx-cpu``, ``mlx-cuda-13``), which ``pip install mlx-sched``
   without an extra does not install. An undefined symbol there means ``mlx``
   and its backend package are different versions.
+* ``import mlx.core`` cannot load the CUDA driver (``libcuda.so.1``): MLX's
+  CUDA backend (``mlx-cuda-13``) needs it even to import, so a machine
+  without an NVIDIA driver needs MLX's CPU backend instead.
 * ``mlx`` is another version than the one ``_ext`` was compiled against.
 """
 
@@ -71,6 +74,11 @@ def no_library_message(error: BaseException, version: str, platform: Optional[st
     text = str(error)
     platform = sys.platform if platform is None else platform
     backends = installed_backends() if backends is None else backends
+    if "libcuda.so" in text:
+        cuda = [n for n in backends if n.startswith("mlx-cuda")] or ["mlx-cuda-13"]
+        return (f"import mlx.core failed ({text}): MLX's CUDA backend ({', '.join(cuda)}) needs the NVIDIA "
+                f"driver, which this machine lacks. Without an NVIDIA GPU use MLX's CPU backend: "
+                f'pip uninstall -y {" ".join(cuda)} && pip install --force-reinstall "mlx-cpu=={version}"')
     if "libmlx" not in text and "undefined symbol" not in text and "Symbol not found" not in text:
         return None
     if "undefined symbol" in text or "Symbol not found" in text:
