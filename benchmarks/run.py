@@ -122,9 +122,17 @@ def main(argv=None):
     N = a.n
     rows = []
 
-    from tqdm import tqdm
+    try:
+        from tqdm import tqdm  # optional: pip install "mlx-sched[progress]"
 
-    progress = tqdm(desc="benchmarks", unit="contestant", disable=None)  # on terminals only
+        progress = tqdm(desc="benchmarks", unit="contestant", disable=None)  # on terminals only
+    except ImportError:
+        class _NoBar:
+            def update(self, n=1): pass
+            def close(self): pass
+            def set_postfix_str(self, *a, **k): pass
+            def write(self, s): print(s)
+        progress = _NoBar()
 
     def case(name, contestants, goals=(), holder=None):
         """contestants: (label, fn) or (label, fn, setup, key): setup() runs

@@ -7,18 +7,21 @@ Drop-in for the schedule factories of ``mlx.optimizers``::
     opt = optim.AdamW(learning_rate=lr)
 """
 
-import mlx.core as _mx  # first: loads libmlx and registers mx.array with nanobind
-
 from ._build_config import MLX_VERSION as _BUILT_MLX_VERSION
+from ._import_check import no_library_message as _no_library_message, version_message as _version_message
+
+try:
+    import mlx.core as _mx  # first: loads libmlx and registers mx.array with nanobind
+except ImportError as _e:  # no libmlx (plain `pip install mlx-sched` on Linux), mismatched mlx/backend
+    _msg = _no_library_message(_e, _BUILT_MLX_VERSION)
+    if _msg is None:
+        raise
+    raise ImportError(_msg) from _e
 
 _MLX_VERSION: str = getattr(_mx, "__version__")  # (not in mlx's own stubs)
 
 if _MLX_VERSION != _BUILT_MLX_VERSION:
-    raise ImportError(
-        f"mlx_sched was built against mlx {_BUILT_MLX_VERSION}, but mlx {_MLX_VERSION} is "
-        f"installed. Install mlx=={_BUILT_MLX_VERSION}, or rebuild mlx-sched against mlx "
-        f"{_MLX_VERSION} (pip install --no-cache-dir --force-reinstall mlx-sched)."
-    )
+    raise ImportError(_version_message(_BUILT_MLX_VERSION, _MLX_VERSION))
 
 from . import _ext  # noqa: E402
 from ._schedule import Schedule  # noqa: E402

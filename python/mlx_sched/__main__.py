@@ -18,8 +18,6 @@ from typing import Any, Callable, List, NoReturn, Optional
 import mlx.core as mx
 import mlx.optimizers as optim
 import numpy as np
-from tqdm import tqdm
-
 import mlx_sched as ms
 from mlx_sched._spec import SpecError, parse
 
@@ -45,6 +43,15 @@ def _schedule_arg(p: _Parser, text: str) -> ms.Schedule:
     if not isinstance(sched, ms.Schedule):
         p.error(f"argument SPEC: {text.strip()[:60]!r} is not a schedule (write a factory call, e.g. \"cosine_decay(1e-3, 1000)\")")
     return sched
+
+
+def _progress(rows: List[Any]) -> Any:
+    """A progress bar on terminals when tqdm is installed (the ``progress`` extra), else the rows."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return rows
+    return tqdm(rows, desc="timing", unit="case", disable=None, leave=False)
 
 
 def _int_in(p: _Parser, name: str, v: int, lo: int, hi: int) -> int:
@@ -185,8 +192,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             ("mlx.optimizers, mx.compile", lambda: mx.eval(compiled(arr))),
         ]
     print(f"\ntiming, best of {a.repeat}:")
-    bar = tqdm(rows, desc="timing", unit="case", disable=None, leave=False)  # a bar on terminals only
-    times = [(label, _best_ms(fn, a.repeat)) for label, fn in bar]
+    times = [(label, _best_ms(fn, a.repeat)) for label, fn in _progress(rows)]
     fastest = min(t for _, t in times)
     for label, t in times:
         ratio = f"{t / fastest:8.1f}x the fastest" if fastest > 0 else ""

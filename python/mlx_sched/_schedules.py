@@ -220,7 +220,7 @@ def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence[Any]) -> 
     Args:
         schedules (list(Schedule)): A list of schedules.
         boundaries (list(int)): ``len(schedules) - 1`` integers: when to
-          transition between schedules.
+            transition between schedules.
 
     Example:
         >>> warmup = mlx_sched.linear_schedule(0, 1e-1, steps=10)
