@@ -114,6 +114,16 @@ def constant(value: ScalarOrSeq) -> Schedule:
 
     .. math:: \lambda(s) = \text{value}
 
+    Args:
+        value (float or 1-D sequence): The value at every step (any real).
+
+    Returns:
+        Schedule: The schedule; a batch when any argument is a 1-D sequence.
+
+    Raises:
+        TypeError: An argument of the wrong type (named in the message).
+        ValueError: An argument out of its range (named in the message).
+
     Example:
         >>> mlx_sched.constant(1e-3)(10)
         array(0.001, dtype=float32)
@@ -131,6 +141,21 @@ def polynomial_decay(init: ScalarOrSeq, end: ScalarOrSeq, power: ScalarOrSeq, st
     ``init`` up to ``begin``, ``end`` from ``begin + steps``. ``power > 0``
     (``1`` is linear); ``steps >= 1`` (optax turns ``steps <= 0`` into a
     constant silently; here it is an error), ``begin >= 0``.
+
+    Args:
+        init (float or 1-D sequence): Value up to ``begin`` (any real).
+        end (float or 1-D sequence): Value from ``begin + steps`` on (any real).
+        power (float or 1-D sequence): Exponent of the decay, ``> 0`` (``1``: linear).
+        steps (int or 1-D sequence): Length of the decay, an integer ``>= 1``.
+        begin (int or 1-D sequence, optional): Step where the decay starts, an
+            integer ``>= 0``. Default: ``0``.
+
+    Returns:
+        Schedule: The schedule; a batch when any argument is a 1-D sequence.
+
+    Raises:
+        TypeError: An argument of the wrong type (named in the message).
+        ValueError: An argument out of its range (named in the message).
 
     Example:
         >>> lr = mlx_sched.polynomial_decay(1.0, 0.01, 2, 100)
@@ -160,6 +185,22 @@ def piecewise_constant(init: ScalarOrSeq, boundaries_and_scales: BoundariesAndSc
     taken in float64. Unlike the other families, negative steps follow the
     formula (a boundary may be negative).
 
+    Args:
+        init (float or 1-D sequence): Value before the first boundary (any real).
+        boundaries_and_scales (dict or list of pairs, optional): ``{b_i: f_i}``
+            (or ``[(b_i, f_i), ...]``): from integer step ``b_i`` on (any sign,
+            distinct) the value is multiplied by ``f_i >= 0``. Default: ``None``
+            (constant ``init``).
+
+    Returns:
+        Schedule: The schedule; a batch when any argument is a 1-D sequence.
+
+    Raises:
+        TypeError: An argument of the wrong type (named in the message).
+        ValueError: An argument out of its range (named in the message).
+        TypeError: ``boundaries_and_scales`` neither a dict nor a list of pairs.
+        ValueError: A negative scale or a repeated boundary.
+
     Example:
         >>> lr = mlx_sched.piecewise_constant(1.0, {100: 0.1, 200: 0.01})
         >>> lr(250)
@@ -187,6 +228,21 @@ def multistep_decay(init: ScalarOrSeq, milestones: Sequence[int], gamma: ScalarO
 
     Milestones are integers ``>= 0`` in any order; a repeated milestone
     decays once per occurrence (as torch's ``Counter``).
+
+    Args:
+        init (float or 1-D sequence): Initial value (any real).
+        milestones (list of int): Steps ``>= 0`` at which to multiply by
+            ``gamma`` (any order; a repeated milestone counts once per occurrence).
+        gamma (float or 1-D sequence, optional): Factor per milestone (any
+            real). Default: ``0.1``.
+
+    Returns:
+        Schedule: The schedule; a batch when any argument is a 1-D sequence.
+
+    Raises:
+        TypeError: An argument of the wrong type (named in the message).
+        ValueError: An argument out of its range (named in the message).
+        TypeError: ``milestones`` not a list or tuple.
 
     Example:
         >>> lr = mlx_sched.multistep_decay(0.1, [30, 80])
@@ -237,6 +293,24 @@ def piecewise_interpolate(kind: str, init: ScalarOrSeq, boundaries_and_scales: B
 
     Boundaries are integers ``>= 0``, scales ``>= 0``.
 
+    Args:
+        kind (str): The interpolation, ``"linear"`` or ``"cosine"``.
+        init (float or 1-D sequence): Value at step 0 (any real).
+        boundaries_and_scales (dict or list of pairs, optional): ``{b_i: f_i}``
+            (or ``[(b_i, f_i), ...]``) with distinct integer boundaries ``>= 0``
+            and scales ``f_i >= 0``: the value reaches :math:`v_{i-1} f_i` at
+            ``b_i``. Default: ``None`` (constant ``init``).
+
+    Returns:
+        Schedule: The schedule; a batch when any argument is a 1-D sequence.
+
+    Raises:
+        TypeError: An argument of the wrong type (named in the message).
+        ValueError: An argument out of its range (named in the message).
+        TypeError: ``boundaries_and_scales`` neither a dict nor a list of pairs.
+        ValueError: An unknown ``kind``, a negative scale or boundary, or a
+            repeated boundary.
+
     Example:
         >>> lr = mlx_sched.piecewise_interpolate("linear", 1.0, {4: 0.1, 8: 0.01})
         >>> lr(6)
@@ -258,6 +332,18 @@ def warmup_constant(init: ScalarOrSeq, peak: ScalarOrSeq, warmup_steps: ScalarOr
 
     ``warmup_steps`` (W) ``>= 0``; ``0`` means ``peak`` from step 0 (optax
     gives ``init`` forever there, which no user means).
+
+    Args:
+        init (float or 1-D sequence): Value at step 0 (any real).
+        peak (float or 1-D sequence): Value from step W on (any real).
+        warmup_steps (int or 1-D sequence): Steps of the linear warmup W, an integer ``>= 0`` (0: no warmup).
+
+    Returns:
+        Schedule: The schedule; a batch when any argument is a 1-D sequence.
+
+    Raises:
+        TypeError: An argument of the wrong type (named in the message).
+        ValueError: An argument out of its range (named in the message).
 
     Example:
         >>> mlx_sched.warmup_constant(0.0, 1e-3, 100)(50)
@@ -286,6 +372,25 @@ def warmup_cosine_decay(init: ScalarOrSeq, peak: ScalarOrSeq, warmup_steps: Scal
     ``end`` after ``decay_steps`` D, which **includes** the warmup (``D > W``).
     ``exponent > 0``. As optax: ``peak == 0`` gives 0 after the warmup whatever ``end``.
 
+    Args:
+        init (float or 1-D sequence): Value at step 0 (any real).
+        peak (float or 1-D sequence): Value at the end of the warmup (any real).
+        warmup_steps (int or 1-D sequence): Steps of the linear warmup W, an integer ``>= 0`` (0: no warmup).
+        decay_steps (int or 1-D sequence): Step D where the decay ends, warmup
+            included: an integer ``> warmup_steps``.
+        end (float or 1-D sequence, optional): Value from D on (any real).
+            Default: ``0``.
+        exponent (float or 1-D sequence, optional): Power of the cosine factor,
+            ``> 0``. Default: ``1``.
+
+    Returns:
+        Schedule: The schedule; a batch when any argument is a 1-D sequence.
+
+    Raises:
+        TypeError: An argument of the wrong type (named in the message).
+        ValueError: An argument out of its range (named in the message).
+        ValueError: ``decay_steps <= warmup_steps``.
+
     Example:
         >>> lr = mlx_sched.warmup_cosine_decay(0.0, 1.0, 10, 110)
         >>> lr(60)
@@ -310,6 +415,27 @@ def warmup_exponential_decay(init: ScalarOrSeq, peak: ScalarOrSeq, warmup_steps:
     (floor of the exponent when ``staircase``), clipped by ``end`` (a floor for
     ``decay_rate < 1``, a ceiling otherwise; the clip applies to ``peak`` too).
     ``decay_rate > 0``, ``transition_steps >= 1``, ``W, transition_begin >= 0``.
+
+    Args:
+        init (float or 1-D sequence): Value at step 0 (any real).
+        peak (float or 1-D sequence): Value at the end of the warmup (any real).
+        warmup_steps (int or 1-D sequence): Steps of the linear warmup W, an integer ``>= 0`` (0: no warmup).
+        transition_steps (int or 1-D sequence): Steps per factor of
+            ``decay_rate``, an integer ``>= 1``.
+        decay_rate (float or 1-D sequence): Factor per ``transition_steps``, ``> 0``.
+        transition_begin (int or 1-D sequence, optional): Steps to hold ``peak``
+            after the warmup, an integer ``>= 0``. Default: ``0``.
+        staircase (bool, optional): Floor the exponent (decay in whole factors).
+            Default: ``False``.
+        end (float or 1-D sequence, optional): Clip value (a floor for
+            ``decay_rate < 1``, a ceiling otherwise). Default: ``None`` (no clip).
+
+    Returns:
+        Schedule: The schedule; a batch when any argument is a 1-D sequence.
+
+    Raises:
+        TypeError: An argument of the wrong type (named in the message).
+        ValueError: An argument out of its range (named in the message).
 
     Example:
         >>> lr = mlx_sched.warmup_exponential_decay(0.0, 1.0, 10, 10, 0.5)
@@ -337,6 +463,22 @@ def cosine_restarts(init: ScalarOrSeq, period: ScalarOrSeq, t_mult: Union[int, f
     :math:`\lambda = \text{end} + (\text{init} - \text{end}) (1 + \cos(\pi t / T_k)) / 2`.
     ``period >= 1``, ``t_mult`` an integer ``>= 1``. Cycle starts are exact
     integers at any step (torch's closed form takes a float log).
+
+    Args:
+        init (float or 1-D sequence): Value at the start of each cycle (any real).
+        period (int or 1-D sequence): Length of the first cycle, an integer ``>= 1``.
+        t_mult (int, optional): Factor by which each cycle is longer than the
+            one before, an integer ``>= 1`` (one value for the whole batch).
+            Default: ``1``.
+        end (float or 1-D sequence, optional): Value at the end of each cycle
+            (any real). Default: ``0``.
+
+    Returns:
+        Schedule: The schedule; a batch when any argument is a 1-D sequence.
+
+    Raises:
+        TypeError: An argument of the wrong type (named in the message).
+        ValueError: An argument out of its range (named in the message).
 
     Example:
         >>> lr = mlx_sched.cosine_restarts(1.0, 10, t_mult=2)
@@ -370,6 +512,20 @@ def sgdr(cosine_kwargs: Sequence[Mapping[str, Any]]) -> Schedule:
     ``peak``, ``warmup_steps``, ``decay_steps``, optional ``end``, ``exponent``;
     optax's names ``init_value``, ``peak_value``, ``end_value`` are accepted
     too); cycle ``k`` starts after the ``decay_steps`` of the ones before.
+
+    Args:
+        cosine_kwargs (list of dict): One dict per cycle (at least one) with the
+            arguments of :func:`warmup_cosine_decay` (or optax's names); a
+            value may be a 1-D sequence, with equal batch sizes in all cycles.
+
+    Returns:
+        Schedule: The schedule; a batch when any argument is a 1-D sequence.
+
+    Raises:
+        TypeError: A cycle that is not a dict, or an argument
+            :func:`warmup_cosine_decay` does not take (its index named).
+        ValueError: An empty or non-list ``cosine_kwargs``, batch sizes that
+            differ between cycles, or a cycle's own range errors.
 
     Example:
         >>> c = dict(init=0.0, peak=1.0, warmup_steps=5, decay_steps=50)
@@ -423,6 +579,25 @@ def linear_onecycle(transition_steps: int, peak_value: ScalarOrSeq, pct_start: f
     down at ``int(pct_final * T)``, then to ``peak / (div_factor * final_div_factor)`` at ``T``.
     ``transition_steps`` T ``>= 1``, percentages in [0, 1], factors ``> 0``.
 
+    Args:
+        transition_steps (int): Total length T, an integer ``>= 1``.
+        peak_value (float or 1-D sequence): Peak value (any real).
+        pct_start (float, optional): Fraction of T at which the value peaks,
+            in [0, 1]. Default: ``0.3``.
+        pct_final (float, optional): Fraction of T at which the value is back
+            at its initial value, in [0, 1]. Default: ``0.85``.
+        div_factor (float, optional): Initial value is ``peak_value / div_factor``,
+            ``> 0``. Default: ``25``.
+        final_div_factor (float, optional): Final value is
+            ``peak_value / (div_factor * final_div_factor)``, ``> 0``. Default: ``1e4``.
+
+    Returns:
+        Schedule: The schedule; a batch when any argument is a 1-D sequence.
+
+    Raises:
+        TypeError: An argument of the wrong type (named in the message).
+        ValueError: An argument out of its range (named in the message).
+
     Example:
         >>> lr = mlx_sched.linear_onecycle(100, 1.0)
         >>> lr(30)
@@ -446,6 +621,23 @@ def cosine_onecycle(transition_steps: int, peak_value: ScalarOrSeq, pct_start: f
     From ``peak / div_factor`` up to ``peak`` at ``int(pct_start * T)``, then
     down to ``peak / (div_factor * final_div_factor)`` at ``T``, both by
     cosine interpolation. ``transition_steps`` T ``>= 1``.
+
+    Args:
+        transition_steps (int): Total length T, an integer ``>= 1``.
+        peak_value (float or 1-D sequence): Peak value (any real).
+        pct_start (float, optional): Fraction of T at which the value peaks,
+            in [0, 1]. Default: ``0.3``.
+        div_factor (float, optional): Initial value is ``peak_value / div_factor``,
+            ``> 0``. Default: ``25``.
+        final_div_factor (float, optional): Final value is
+            ``peak_value / (div_factor * final_div_factor)``, ``> 0``. Default: ``1e4``.
+
+    Returns:
+        Schedule: The schedule; a batch when any argument is a 1-D sequence.
+
+    Raises:
+        TypeError: An argument of the wrong type (named in the message).
+        ValueError: An argument out of its range (named in the message).
 
     Example:
         >>> lr = mlx_sched.cosine_onecycle(100, 1.0)
@@ -495,6 +687,34 @@ def onecycle(total_steps: Optional[int] = None, max_lr: Optional[ScalarOrSeq] = 
     A phase of zero length is an error (torch divides by zero). As torch,
     ``epochs`` and ``steps_per_epoch`` may stand for ``total_steps``
     (``total_steps = epochs * steps_per_epoch``; a given ``total_steps`` wins).
+
+    Args:
+        total_steps (int, optional): Total length T, an integer ``>= 1`` and
+            ``< 2**62``. Default: ``None`` (then ``epochs * steps_per_epoch``).
+        max_lr (float or 1-D sequence): Peak value (any real); required.
+        pct_start (float, optional): Fraction of T spent rising, in [0, 1].
+            Default: ``0.3``.
+        anneal (str, optional): ``"cos"`` or ``"linear"``. Default: ``"cos"``.
+        div_factor (float, optional): Initial value is ``max_lr / div_factor``,
+            ``> 0``. Default: ``25``.
+        final_div_factor (float, optional): Final value is
+            ``max_lr / div_factor / final_div_factor``, ``> 0``. Default: ``1e4``.
+        three_phase (bool, optional): Go back down to ``max_lr / div_factor``
+            before the final anneal. Default: ``False``.
+        epochs (int, optional): Epochs, an integer ``>= 1`` (keyword only; with
+            ``steps_per_epoch``, when ``total_steps`` is None). Default: ``None``.
+        steps_per_epoch (int, optional): Steps per epoch, an integer ``>= 1``
+            (keyword only). Default: ``None``.
+
+    Returns:
+        Schedule: The schedule; a batch when any argument is a 1-D sequence.
+
+    Raises:
+        TypeError: ``max_lr`` missing, or an argument of the wrong type.
+        ValueError: Neither ``total_steps`` nor ``epochs`` and
+            ``steps_per_epoch``, a non-positive count, ``pct_start`` outside
+            [0, 1], an unknown ``anneal``, a non-positive factor, or a phase of
+            zero length.
 
     Example:
         >>> lr = mlx_sched.onecycle(100, 1.0, anneal="linear")
@@ -580,6 +800,25 @@ def cyclic(base_lr: ScalarOrSeq, max_lr: ScalarOrSeq, step_size_up: ScalarOrSeq 
     :math:`2^{-k}` in cycle :math:`k`, ``"exp_range"`` :math:`\gamma^s`.
     Step sizes are integers ``>= 1``, ``gamma > 0``.
 
+    Args:
+        base_lr (float or 1-D sequence): Lower bound of the wave (any real).
+        max_lr (float or 1-D sequence): Upper bound of the wave (any real).
+        step_size_up (int or 1-D sequence, optional): Steps of the rising half,
+            an integer ``>= 1``. Default: ``2000``.
+        step_size_down (int or 1-D sequence, optional): Steps of the falling
+            half, an integer ``>= 1``. Default: ``None`` (``step_size_up``).
+        mode (str, optional): ``"triangular"``, ``"triangular2"`` or
+            ``"exp_range"``. Default: ``"triangular"``.
+        gamma (float or 1-D sequence, optional): Per-step amplitude factor of
+            ``"exp_range"``, ``> 0``. Default: ``1``.
+
+    Returns:
+        Schedule: The schedule; a batch when any argument is a 1-D sequence.
+
+    Raises:
+        TypeError: An argument of the wrong type (named in the message).
+        ValueError: An argument out of its range (named in the message).
+
     Example:
         >>> lr = mlx_sched.cyclic(0.001, 0.006, 10)
         >>> lr(5), lr(15)
@@ -604,6 +843,19 @@ def inverse_sqrt(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, timescale: Option
               \sqrt{\tau / (s - W + \tau)} & s \ge W \end{cases}
 
     ``warmup_steps`` W ``>= 0``; ``timescale`` :math:`\tau` ``>= 1`` defaults to W, or 10000 if W is 0.
+
+    Args:
+        init (float or 1-D sequence): Peak value, reached at step W (any real).
+        warmup_steps (int or 1-D sequence): Steps of the linear warmup W, an integer ``>= 0`` (0: no warmup).
+        timescale (int or 1-D sequence, optional): :math:`\tau`, an integer
+            ``>= 1``. Default: ``None`` (W, or 10000 when W is 0).
+
+    Returns:
+        Schedule: The schedule; a batch when any argument is a 1-D sequence.
+
+    Raises:
+        TypeError: An argument of the wrong type (named in the message).
+        ValueError: An argument out of its range (named in the message).
 
     Example:
         >>> lr = mlx_sched.inverse_sqrt(1.0, 100)
@@ -644,6 +896,25 @@ def warmup_stable_decay(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, stable_ste
     :math:`\tfrac12(1 + \cos \pi p)`, ``"1-sqrt"``: :math:`1 - \sqrt p`), then
     ``min_ratio * init``. Each factor f becomes :math:`r + (1 - r) f`, r = ``min_ratio`` ``>= 0``.
     W, S, D ``>= 0``.
+
+    Args:
+        init (float or 1-D sequence): Value of the stable phase (any real).
+        warmup_steps (int or 1-D sequence): Warmup length W, an integer ``>= 0``.
+        stable_steps (int or 1-D sequence): Stable length S, an integer ``>= 0``.
+        decay_steps (int or 1-D sequence): Decay length D, an integer ``>= 0``.
+        min_ratio (float or 1-D sequence, optional): r, the start and end value
+            as a fraction of ``init``, ``>= 0``. Default: ``0``.
+        warmup_type (str, optional): ``"linear"``, ``"cosine"`` or ``"1-sqrt"``.
+            Default: ``"linear"``.
+        decay_type (str, optional): ``"linear"``, ``"cosine"`` or ``"1-sqrt"``.
+            Default: ``"cosine"``.
+
+    Returns:
+        Schedule: The schedule; a batch when any argument is a 1-D sequence.
+
+    Raises:
+        TypeError: An argument of the wrong type (named in the message).
+        ValueError: An argument out of its range (named in the message).
 
     Example:
         >>> lr = mlx_sched.warmup_stable_decay(1.0, 10, 80, 10, decay_type="linear")
@@ -727,6 +998,26 @@ def cosine_with_min_lr(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, total_steps
     ``> 0`` (default 0.5: one decay) must make half a cycle, (T - W) / (2c),
     a whole number of steps.
 
+    Args:
+        init (float or 1-D sequence): Peak value, ``> 0``.
+        warmup_steps (int or 1-D sequence): Steps of the linear warmup W, an integer ``>= 0`` (0: no warmup).
+        total_steps (int or 1-D sequence): T, an integer ``>= 1`` and ``> W``.
+        min_lr (float or 1-D sequence, optional): Floor of the cosine, ``>= 0``.
+            Default: ``None`` (give ``min_lr_rate`` instead).
+        num_cycles (float or 1-D sequence, optional): c, ``> 0``, such that
+            ``max(1, T - W) / (2c)`` is a whole number of steps. Default: ``0.5``.
+        min_lr_rate (float or 1-D sequence, optional): ``min_lr / init``,
+            ``>= 0``. Default: ``None`` (give ``min_lr`` instead).
+
+    Returns:
+        Schedule: The schedule; a batch when any argument is a 1-D sequence.
+
+    Raises:
+        TypeError: An argument of the wrong type (named in the message).
+        ValueError: An argument out of its range (named in the message).
+        ValueError: ``total_steps <= warmup_steps``, both or neither of
+            ``min_lr`` and ``min_lr_rate``, or half a cycle not a whole number of steps.
+
     Example:
         >>> lr = mlx_sched.cosine_with_min_lr(1.0, 10, 110, 0.1)
         >>> lr(60)
@@ -755,6 +1046,21 @@ def cosine_with_warmup(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, total_steps
     not clamped (as HF: the cosine goes on past T). Half a cycle,
     ``max(1, T - W) / (2c)``, must be a whole number of steps. ``W >= 0``, ``T >= 1``.
 
+    Args:
+        init (float or 1-D sequence): Peak value (any real).
+        warmup_steps (int or 1-D sequence): Steps of the linear warmup W, an integer ``>= 0`` (0: no warmup).
+        total_steps (int or 1-D sequence): T, an integer ``>= 1``.
+        num_cycles (float or 1-D sequence, optional): c, ``> 0``, such that
+            ``max(1, T - W) / (2c)`` is a whole number of steps. Default: ``0.5``.
+
+    Returns:
+        Schedule: The schedule; a batch when any argument is a 1-D sequence.
+
+    Raises:
+        TypeError: An argument of the wrong type (named in the message).
+        ValueError: An argument out of its range (named in the message).
+        ValueError: Half a cycle not a whole number of steps.
+
     Example:
         >>> lr = mlx_sched.cosine_with_warmup(10.0, 2, 10)
         >>> lr(6)
@@ -782,6 +1088,20 @@ def cosine_hard_restarts(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, total_ste
     after a linear warmup ``init * s / W``; 0 from T on. ``num_cycles`` c is an
     integer in [1, 4096]; cycles start at the exact (possibly fractional)
     steps k (T - W) / c, reduced on integers.
+
+    Args:
+        init (float or 1-D sequence): Peak value of each cycle (any real).
+        warmup_steps (int or 1-D sequence): Steps of the linear warmup W, an integer ``>= 0`` (0: no warmup).
+        total_steps (int or 1-D sequence): T, an integer ``>= 1``.
+        num_cycles (int, optional): c, an integer in [1, 4096] (one value for
+            the whole batch). Default: ``1``.
+
+    Returns:
+        Schedule: The schedule; a batch when any argument is a 1-D sequence.
+
+    Raises:
+        TypeError: An argument of the wrong type (named in the message).
+        ValueError: An argument out of its range (named in the message).
 
     Example:
         >>> lr = mlx_sched.cosine_hard_restarts(10.0, 2, 10, num_cycles=2)
@@ -825,6 +1145,29 @@ def cosine_warmup_with_min_lr(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, tota
     ``init * (m + (1 - m) (1 + cos 2 pi c p) / 2)`` with ``p = (s - W + 1) / max(1, T - W)``
     (not clamped). Exactly one of ``min_lr`` and ``min_lr_rate`` (m = min_lr / init).
     Half a cycle, ``max(1, T - W) / (2c)``, must be a whole number of steps.
+
+    Args:
+        init (float or 1-D sequence): Peak value, ``> 0``.
+        warmup_steps (int or 1-D sequence): Steps of the linear warmup W, an integer ``>= 0`` (0: no warmup).
+        total_steps (int or 1-D sequence): T, an integer ``>= 1``.
+        num_cycles (float or 1-D sequence, optional): c, ``> 0``, such that
+            ``max(1, T - W) / (2c)`` is a whole number of steps. Default: ``0.5``.
+        min_lr (float or 1-D sequence, optional): Floor of the cosine, ``>= 0``.
+            Default: ``None`` (give ``min_lr_rate`` instead).
+        min_lr_rate (float or 1-D sequence, optional): m = ``min_lr / init``,
+            ``>= 0``. Default: ``None`` (give ``min_lr`` instead).
+        warmup_lr_rate (float or 1-D sequence, optional): r, the warmup's start
+            as a fraction of ``init`` (any real). Default: ``None`` (warmup
+            ``init * (s + 1) / max(1, W)``).
+
+    Returns:
+        Schedule: The schedule; a batch when any argument is a 1-D sequence.
+
+    Raises:
+        TypeError: An argument of the wrong type (named in the message).
+        ValueError: An argument out of its range (named in the message).
+        ValueError: Both or neither of ``min_lr`` and ``min_lr_rate``, or half
+            a cycle not a whole number of steps.
 
     Example:
         >>> lr = mlx_sched.cosine_warmup_with_min_lr(1.0, 10, 110, min_lr_rate=0.1)

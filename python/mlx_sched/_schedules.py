@@ -81,12 +81,26 @@ def exponential_decay(
     back silently).
 
     Args:
-        init (float or 1-D sequence): Initial value.
-        decay_rate (float or 1-D sequence): Multiplicative factor to decay by.
-        transition_steps (int or 1-D sequence): Steps per factor of ``decay_rate``.
-        staircase (bool): Decay in whole factors every ``transition_steps`` steps.
-        begin (int or 1-D sequence): Hold ``init`` for this many steps.
-        end (float or 1-D sequence, optional): Value where the decay stops.
+        init (float or 1-D sequence): Initial value (any real).
+        decay_rate (float or 1-D sequence): Multiplicative factor to decay by
+            per ``transition_steps`` steps. Any real when every keyword is at
+            its default (MLX's factory); ``> 0`` otherwise.
+        transition_steps (int or 1-D sequence, optional): Steps per factor of
+            ``decay_rate``, an integer ``>= 1``. Default: ``1``.
+        staircase (bool, optional): Decay in whole factors every
+            ``transition_steps`` steps (floor the exponent). Default: ``False``.
+        begin (int or 1-D sequence, optional): Hold ``init`` for this many
+            steps, an integer ``>= 0``. Default: ``0``.
+        end (float or 1-D sequence, optional): Value where the decay stops (a
+            floor for ``decay_rate < 1``, a ceiling otherwise). Default:
+            ``None`` (no clip).
+
+    Returns:
+        Schedule: The schedule; a batch when any argument is a 1-D sequence.
+
+    Raises:
+        TypeError: An argument of the wrong type (named in the message).
+        ValueError: An argument out of its range (named in the message).
 
     Example:
         >>> lr = mlx_sched.exponential_decay(1e-1, 0.9)
@@ -124,7 +138,15 @@ def step_decay(init: ScalarOrSeq, decay_rate: ScalarOrSeq, step_size: ScalarOrSe
     Args:
         init (float or 1-D sequence): Initial value.
         decay_rate (float or 1-D sequence): Multiplicative factor to decay by.
-        step_size (int or 1-D sequence): Decay every ``step_size`` steps (>= 1).
+        step_size (int or 1-D sequence): Decay every ``step_size`` steps, an
+            integer ``>= 1``.
+
+    Returns:
+        Schedule: The schedule; a batch when any argument is a 1-D sequence.
+
+    Raises:
+        TypeError: An argument of the wrong type (named in the message).
+        ValueError: ``step_size < 1`` or a value out of range (named).
 
     Example:
         >>> lr = mlx_sched.step_decay(1e-1, 0.9, 10)
@@ -153,10 +175,19 @@ def cosine_decay(init: ScalarOrSeq, decay_steps: ScalarOrSeq, end: ScalarOrSeq =
     (``end = alpha * init``); without it, ``mlx.optimizers.cosine_decay``.
 
     Args:
-        init (float or 1-D sequence): Initial value.
-        decay_steps (int or 1-D sequence): Number of steps to decay over (>= 1).
-        end (float or 1-D sequence, optional): Final value. Default: ``0``.
-        exponent (float or 1-D sequence, optional): Power of the cosine factor. Default: ``1``.
+        init (float or 1-D sequence): Initial value (any real).
+        decay_steps (int or 1-D sequence): Number of steps to decay over, an
+            integer ``>= 1``.
+        end (float or 1-D sequence, optional): Final value (any real). Default: ``0``.
+        exponent (float or 1-D sequence, optional): Power of the cosine
+            factor, ``> 0`` (keyword only). Default: ``1``.
+
+    Returns:
+        Schedule: The schedule; a batch when any argument is a 1-D sequence.
+
+    Raises:
+        TypeError: An argument of the wrong type (named in the message).
+        ValueError: An argument out of its range (named in the message).
 
     Example:
         >>> lr = mlx_sched.cosine_decay(1e-1, 1000)
@@ -189,9 +220,17 @@ def linear_schedule(init: ScalarOrSeq, end: ScalarOrSeq, steps: ScalarOrSeq) -> 
     ``end`` for steps beyond ``steps``; negative steps extrapolate (as MLX).
 
     Args:
-        init (float or 1-D sequence): Initial value.
-        end (float or 1-D sequence): Final value.
-        steps (int or 1-D sequence): Number of steps to apply the schedule over (>= 1).
+        init (float or 1-D sequence): Initial value (any real).
+        end (float or 1-D sequence): Final value (any real).
+        steps (int or 1-D sequence): Number of steps to apply the schedule
+            over, an integer ``>= 1``.
+
+    Returns:
+        Schedule: The schedule; a batch when any argument is a 1-D sequence.
+
+    Raises:
+        TypeError: An argument of the wrong type (named in the message).
+        ValueError: ``steps < 1`` or a value out of range (named).
 
     Example:
         >>> lr = mlx_sched.linear_schedule(0, 1e-1, 100)
@@ -218,9 +257,21 @@ def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence[Any]) -> 
     broadcast; each boundary may be an int or a 1-D sequence (one per member).
 
     Args:
-        schedules (list(Schedule)): A list of schedules.
-        boundaries (list(int)): ``len(schedules) - 1`` integers: when to
-            transition between schedules.
+        schedules (list of Schedule): At least one mlx-sched schedule
+            (Python callables cannot be compiled); batched ones must have
+            equal sizes.
+        boundaries (list of int or of 1-D sequences): ``len(schedules) - 1``
+            integer steps at which to move to the next schedule (any order,
+            as MLX); a 1-D sequence gives one boundary per batch member.
+
+    Returns:
+        Schedule: The joined schedule; a batch when any piece or boundary is.
+
+    Raises:
+        TypeError: ``schedules`` or ``boundaries`` not a list, or a piece that
+            is not an mlx-sched schedule.
+        ValueError: No schedule, a wrong number of boundaries, or batch sizes
+            that differ.
 
     Example:
         >>> warmup = mlx_sched.linear_schedule(0, 1e-1, steps=10)
@@ -281,7 +332,23 @@ def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence[Any]) -> 
 
 @combinator
 def stack(schedules: Sequence[Schedule]) -> Schedule:
-    """Batch schedules of any kinds (batches are concatenated) into one batch.
+    r"""Batch schedules of any kinds (batches are concatenated) into one batch.
+
+    Member :math:`g` of the result is :math:`\lambda_g(s)`, the ``g``-th
+    schedule (a batch contributes all its members, in order); every member is
+    evaluated by the same single primitive.
+
+    Args:
+        schedules (sequence of Schedule): At least one mlx-sched schedule,
+            batched or not.
+
+    Returns:
+        Schedule: A batch with one member per unbatched schedule plus the
+        members of each batch (``len`` is their total).
+
+    Raises:
+        TypeError: An element that is not an mlx-sched schedule.
+        ValueError: An empty sequence.
 
     Example:
         >>> mixed = mlx_sched.stack([mlx_sched.cosine_decay(1.0, 100),
@@ -316,6 +383,18 @@ def multiply(*schedules: Schedule) -> Schedule:
     sizes, unbatched ones broadcast); a product is a valid ``join_schedules``
     piece, ``stack`` member and optimizer learning rate. At most 8 factors in all.
 
+    Args:
+        *schedules (Schedule): One or more mlx-sched schedules (or a single
+            list of them); batched ones must have equal sizes.
+
+    Returns:
+        Schedule: The product; a batch when any factor is.
+
+    Raises:
+        TypeError: A factor that is not an mlx-sched schedule.
+        ValueError: No factor, batch sizes that differ, or more than 8
+            factors in all.
+
     Example:
         >>> lr = mlx_sched.multiply(mlx_sched.step_decay(0.05, 0.1, 3), mlx_sched.multistep_decay(1.0, [2, 5, 9]))
         >>> lr(3)
@@ -348,9 +427,30 @@ def multiply(*schedules: Schedule) -> Schedule:
 
 
 def evaluate(program: mx.array, step: Any, batched: bool = True, *, stream: Any = None) -> mx.array:
-    """Evaluate a raw program (``Schedule.program``) at ``step``.
+    r"""Evaluate a raw program (``Schedule.program``) at ``step``.
 
     Useful where the program itself is an input, e.g. of an ``mx.compile``d
     function: new hyperparameters (same shapes) then need no retrace.
+
+    .. math:: y = \lambda_{\text{program}}(\text{step})
+
+    Args:
+        program (mx.array): An int32 program, ``Schedule.program`` of shape
+            ``(G, R, 16)``.
+        step (int, float or mx.array): The step(s): a Python number or an
+            array of any integer or floating dtype and any shape (not bool or
+            complex).
+        batched (bool, optional): Whether the program is a batch (the output
+            gets a leading ``G`` axis). Default: ``True``.
+        stream (mx.Stream or mx.Device, optional): Where to evaluate
+            (keyword only). Default: ``None`` (MLX's default stream).
+
+    Returns:
+        mx.array: float32 values of shape ``step.shape`` (``(G, *step.shape)``
+        when ``batched``).
+
+    Raises:
+        TypeError: A step of a bool, complex or non-numeric type.
+        ValueError: A malformed program or a step that does not fit in 64 bits.
     """
     return _ext.schedule_eval(program, _as_step(step), batched, stream=stream)
