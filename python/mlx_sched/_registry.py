@@ -214,6 +214,17 @@ def get_schedule(name: str, **kwargs: Any) -> Schedule:
     arguments and optax's with optax's (``init_value``, ...);
     ``"cosine_with_min_lr"`` is HF's when given ``lr``.
 
+    Args:
+        name (str): A schedule name: any mlx-sched factory, an optax
+            schedule, a ``torch.optim.lr_scheduler`` class or a Hugging Face
+            ``get_*_schedule*`` function or ``SchedulerType`` value.
+        **kwargs: That schedule's arguments, with its library's names and
+            defaults (torch's and HF's take the base learning rate as ``lr``;
+            momentum arguments and ``last_epoch`` are accepted and ignored).
+
+    Returns:
+        Schedule: The schedule the named one computes, for the learning rate.
+
     Example:
         >>> lr = mlx_sched.get_schedule("get_cosine_schedule_with_warmup", lr=10.0, num_warmup_steps=2, num_training_steps=10)
         >>> lr(6)
@@ -222,8 +233,10 @@ def get_schedule(name: str, **kwargs: Any) -> Schedule:
         array(0.0005, dtype=float32)
 
     Raises:
-        ValueError: an unknown name (the known ones are listed).
-        TypeError: an argument the named schedule does not take.
+        ValueError: an unknown name (the known ones are listed), or an
+            argument out of range.
+        TypeError: a name that is not a string, or an argument the named
+            schedule does not take.
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be a string, but got {type(name).__name__}.")

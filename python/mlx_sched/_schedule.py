@@ -76,6 +76,10 @@ class Schedule:
     step's shape (``(G, *step.shape)`` for a batch). ``values(n, start)``
     gives ``n`` consecutive steps without a step array. Either way the graph
     holds one ``ScheduleEval`` primitive.
+
+    Not constructed directly: every factory, combinator, ``grid``,
+    ``from_dict`` and ``from_config`` returns one; ``to_dict`` and
+    ``from_dict`` round-trip it.
     """
 
     def __init__(self, members: Sequence[Sequence[Segment]], batched: bool, desc: str, spec: Dict[str, Any]):
@@ -105,11 +109,33 @@ class Schedule:
         return self._members
 
     def __len__(self) -> int:
+        """The number of members ``G`` of a batch.
+
+        Returns:
+            int: ``G``.
+
+        Raises:
+            TypeError: The schedule is not a batch.
+        """
         if not self._batched:
             raise TypeError("len() of an unbatched schedule; build a batch with mlx_sched.stack.")
         return len(self._members)
 
     def __getitem__(self, index: Union[int, slice]) -> "Schedule":
+        """A member of a batch, or a sub-batch.
+
+        Args:
+            index (int or slice): A member (negative counts from the end,
+                ``-G <= index < G``) or a slice selecting at least one member.
+
+        Returns:
+            Schedule: An unbatched schedule (an int) or a batch (a slice).
+
+        Raises:
+            TypeError: The schedule is not a batch, or the index is neither an
+                int nor a slice.
+            IndexError: An index out of range, or an empty slice.
+        """
         if not self._batched:
             raise TypeError("an unbatched schedule cannot be indexed.")
         if isinstance(index, slice):
@@ -139,7 +165,12 @@ class Schedule:
 
     def to_dict(self) -> Dict[str, Any]:
         """The factory calls that build this schedule, as plain JSON types;
-        ``mlx_sched.from_dict`` rebuilds it exactly (the same program, bit for bit)."""
+        ``mlx_sched.from_dict`` rebuilds it exactly (the same program, bit for bit).
+
+        Returns:
+            dict: ``{"kind": ..., "args": {...}}`` (combinators, indices and
+            slices nest the specs of their schedules); a fresh copy.
+        """
         return cast(Dict[str, Any], _json_copy(self._spec))
 
     # -- pictures -------------------------------------------------------------
@@ -148,6 +179,21 @@ class Schedule:
         (the optional extra ``mlx-sched[plot]``): one line per member of a batch,
         with a legend (a grid's configs, or each member's factory call).
         ``kw`` goes to ``ax.plot``. Returns the axes.
+
+        Args:
+            num_steps (int): Number of steps to draw, ``>= 1``.
+            ax (matplotlib.axes.Axes, optional): Axes to draw on. Default:
+                ``None`` (a new figure).
+            start (int, optional): First step (keyword only; any int64).
+                Default: ``0``.
+            **kw: Passed to ``ax.plot`` (e.g. ``linewidth``).
+
+        Returns:
+            matplotlib.axes.Axes: The axes drawn on.
+
+        Raises:
+            ImportError: matplotlib is not installed.
+            ValueError: ``num_steps < 1``.
         """
         try:
             import matplotlib.pyplot as plt
@@ -174,11 +220,42 @@ class Schedule:
 
     # -- evaluation -----------------------------------------------------------
     def __call__(self, step: Any, *, stream: Any = None) -> mx.array:
-        """Values at ``step``: float32, shape ``step.shape`` (``(G, *step.shape)`` for a batch)."""
+        """Values at ``step``: float32, shape ``step.shape`` (``(G, *step.shape)`` for a batch).
+
+        Args:
+            step (int, float or mx.array): The step(s): a Python number or an
+                array of any integer or floating dtype and any shape (not
+                bool or complex); integers must fit in 64 bits.
+            stream (mx.Stream or mx.Device, optional): Where to evaluate
+                (keyword only). Default: ``None`` (MLX's default stream).
+
+        Returns:
+            mx.array: float32 values, shape ``step.shape`` (``(G, *step.shape)``
+            for a batch).
+
+        Raises:
+            TypeError: A bool, complex or non-numeric step.
+            ValueError: An integer step that does not fit in 64 bits.
+        """
         return _ext.schedule_eval(self._program, _as_step(step), self._batched, stream=stream)
 
     def values(self, n: int, start: int = 0, *, stream: Any = None) -> mx.array:
-        """Values at steps ``start, ..., start + n - 1``, computed without a step array."""
+        """Values at steps ``start, ..., start + n - 1``, computed without a step array.
+
+        Args:
+            n (int): Number of steps, in ``[0, 2**31)``.
+            start (int, optional): First step; ``start + n - 1`` must fit in
+                int64. Default: ``0``.
+            stream (mx.Stream or mx.Device, optional): Where to evaluate
+                (keyword only). Default: ``None`` (MLX's default stream).
+
+        Returns:
+            mx.array: float32 values, shape ``(n,)`` (``(G, n)`` for a batch).
+
+        Raises:
+            TypeError: ``n`` or ``start`` not an integer.
+            ValueError: ``n`` or ``start`` out of range.
+        """
         n = _int_arg("n", n)
         start = _int_arg("start", start)
         if not 0 <= n < 2**31:

@@ -142,8 +142,19 @@ def from_dict(d: Dict[str, Any]) -> Schedule:
 
     Specs of any depth (no recursion: thousands of nested joins work).
 
+    Args:
+        d (dict): A spec as ``Schedule.to_dict()`` gives it (plain JSON types:
+            it survives ``json.dumps``/``json.loads``): ``{"kind": name,
+            "args": {...}}`` for a factory, or a combinator's, index's or
+            slice's fields.
+
+    Returns:
+        Schedule: The schedule the spec describes, with the same program bit
+        for bit.
+
     Raises:
         ValueError: for an unknown kind or a missing, unknown or malformed field (named).
+        TypeError: An argument the named factory rejects by type (its own message).
     """
     factories = FACTORIES
     built: Dict[int, Schedule] = {}
@@ -172,6 +183,21 @@ def grid(factory: Callable[..., Schedule], **lists: Sequence[Any]) -> Schedule:
 
     Keyword arguments given as lists vary (the last one fastest), others are
     fixed; ``batch.configs`` lists each member's hyperparameters.
+
+    Args:
+        factory (callable): A registered mlx-sched schedule factory, e.g.
+            ``mlx_sched.cosine_decay`` (not a combinator or a Python function).
+        **lists: The factory's keyword arguments: a list or tuple (non-empty)
+            is swept, any other value is passed to every member as it is.
+
+    Returns:
+        Schedule: A batch with one member per combination (the last list
+        varying fastest); ``batch.configs`` gives each member's arguments.
+
+    Raises:
+        TypeError: ``factory`` not an mlx-sched factory, or an argument it does
+            not take.
+        ValueError: An empty list, or a value out of the factory's range.
 
     Example:
         >>> b = mlx_sched.grid(mlx_sched.cosine_decay, init=[1e-3, 3e-3], decay_steps=[100, 200, 400])
@@ -250,6 +276,20 @@ def from_config(cfg: Dict[str, Any]) -> Schedule:
 
     Strings that mlx-lm's YAML loader reads as floats (``"1e-5"``: what
     ``yaml.safe_load`` gives for ``1e-5``) are taken as those numbers.
+
+    Args:
+        cfg (dict): mlx-lm's ``lr_schedule``: ``name`` (str, a factory name),
+            ``arguments`` (non-empty list, positional arguments of that factory;
+            YAML float strings accepted), optional ``warmup`` (int ``>= 0``,
+            default 0: none) and ``warmup_init`` (float, default ``0.0``).
+
+    Returns:
+        Schedule: The schedule (joined with its linear warmup when ``warmup > 0``).
+
+    Raises:
+        TypeError: ``cfg`` not a dict, or arguments the factory rejects by type.
+        ValueError: An unknown or missing field, an unknown ``name``, empty
+            ``arguments``, or a value out of range.
 
     Example:
         >>> lr = mlx_sched.from_config({"name": "cosine_decay", "arguments": ["1e-5", 1000, 1e-7], "warmup": 100})

@@ -93,6 +93,14 @@ def _real(name: str, value: Any) -> float:
 
 
 def tree_flatten(tree: Any) -> List[Tuple[str, Any]]:
+    """``mlx.utils.tree_flatten``, typed (for saving ``opt.state``).
+
+    Args:
+        tree (Any): Nested dicts, lists and tuples of arrays (e.g. ``opt.state``).
+
+    Returns:
+        list of (str, Any): ``(dotted path, leaf)`` pairs, in MLX's order.
+    """
     return cast(List[Tuple[str, Any]], _tree_flatten(tree))
 
 
@@ -438,6 +446,17 @@ class _Fused(_optim.Optimizer):
 
     @property
     def learning_rate(self) -> mx.array:
+        """The learning rate of the last step: ``state["learning_rate"]``,
+        float32, shape ``()`` (``(G,)`` with ``G`` groups).
+
+        Assigning, as mlx.optimizers: a float (or scalar array) goes into
+        ``state["learning_rate"]`` (every group's, as ``MultiOptimizer``'s
+        setter), where a step reads it unless that group's learning rate is a
+        schedule (which, as in MLX, overwrites it). An mlx_sched schedule
+        replaces the constructor's learning rate (mlx.optimizers raises).
+        A batch, a non-finite value or another type raises ``ValueError`` or
+        ``TypeError``.
+        """
         return cast(mx.array, self.state["learning_rate"])
 
     @learning_rate.setter
@@ -584,7 +603,20 @@ class _Fused(_optim.Optimizer):
         """Creates zero states for parameters that have none (as
         mlx.optimizers' ``init``; the others keep theirs). After a state was
         assigned, its parameters must match these (shape and dtype); ones it
-        lacks start from zero."""
+        lacks start from zero.
+
+        Args:
+            parameters (dict): The model's parameter tree (e.g.
+                ``model.trainable_parameters()``); float32, float16 or
+                bfloat16 arrays.
+
+        Returns:
+            None: The states are created in ``self.state``.
+
+        Raises:
+            TypeError: A parameter of another dtype.
+            ValueError: A parameter whose shape differs from its assigned state.
+        """
         flat = [(k, v) for k, v in tree_flatten(parameters) if isinstance(v, mx.array)]
         for k, v in flat:
             if v.dtype not in _FLOAT_TYPES:
@@ -634,7 +666,19 @@ class _Fused(_optim.Optimizer):
 
     def param_state(self, path: str) -> Dict[str, mx.array]:
         """The states of one parameter (views of the flat states), as
-        ``mlx.optimizers`` keeps them per parameter: ``{"m": ..., "v": ...}``."""
+        ``mlx.optimizers`` keeps them per parameter: ``{"m": ..., "v": ...}``.
+
+        Args:
+            path (str): The parameter's dotted path, as ``tree_flatten`` names
+                it (e.g. ``"layers.0.weight"``).
+
+        Returns:
+            dict of str to mx.array: Each state (``"v"`` for SGD; ``"m"`` and
+            ``"v"`` for Adam and AdamW) with the parameter's shape.
+
+        Raises:
+            KeyError: No state for ``path`` (not initialized or not a parameter).
+        """
         where = self._reg.where.get(path)
         if where is None:
             raise KeyError(f"no parameter '{path}' in this optimizer's state.")
@@ -662,7 +706,28 @@ class _Fused(_optim.Optimizer):
     def apply_gradients(self, gradients: Dict[str, Any], parameters: Dict[str, Any]) -> Dict[str, Any]:
         """One step over the parameters in ``gradients`` (others keep their
         state untouched). Everything is checked and built before anything is
-        assigned: an error leaves the optimizer and its state as they were."""
+        assigned: an error leaves the optimizer and its state as they were.
+
+        ``update(model, gradients)`` calls it (as in mlx.optimizers); the
+        formula is the class's, with the learning rate (and weight decay)
+        schedules evaluated at the step counter inside the kernel.
+
+        Args:
+            gradients (dict): Gradient tree; a subset of ``parameters``' tree
+                (same paths and shapes).
+            parameters (dict): Parameter tree (float32, float16 or bfloat16).
+
+        Returns:
+            dict: The updated parameters, a tree of the structure of
+            ``gradients`` (views of one flat buffer per dtype).
+
+        Raises:
+            TypeError: A parameter or gradient that is not a float32, float16
+                or bfloat16 mx.array (named by path).
+            ValueError: A shape that differs from its parameter or its state
+                (named by path).
+            KeyError: A gradient without a parameter at the same place.
+        """
         self._refresh()
         state = self._state
         L, views, flats = self._layout, self._views, self._flat_params
@@ -933,6 +998,27 @@ class SGD(_Fused):
     With ``momentum <= 0``: ``w - lr * g`` and ``v`` stays as it is.
     ``learning_rate`` and ``weight_decay``: float or schedule; ``groups``: see the module.
 
+    Args:
+        learning_rate (float or Schedule): :math:`\lambda_t`: a finite float
+            or one (unbatched) mlx-sched schedule, evaluated at the step.
+        momentum (float, optional): :math:`\mu`; ``<= 0``: no momentum.
+            Default: ``0``.
+        weight_decay (float or Schedule, optional): :math:`\text{wd}`, a float
+            or a schedule evaluated at the same step. Default: ``0``.
+        dampening (float, optional): :math:`\tau`. Default: ``0``.
+        nesterov (bool, optional): Nesterov momentum (needs ``momentum > 0``
+            and ``dampening == 0``). Default: ``False``.
+        groups (list of (callable, dict), optional): ``(predicate(path,
+            parameter) -> bool, {argument: value})`` pairs (keyword only): the
+            first group whose predicate holds gives a parameter these arguments
+            (any of the constructor's, schedules included) instead of the
+            constructor's. Default: ``None`` (one group).
+
+    Raises:
+        TypeError: An argument of the wrong type, or a malformed ``groups`` entry.
+        ValueError: An argument out of range, a batched schedule, or a group
+            setting an argument the optimizer does not take.
+
     Example:
         >>> import mlx.nn as nn
         >>> from mlx_sched.optimizers import SGD
@@ -1014,6 +1100,25 @@ class Adam(_Fused):
     With ``bias_correction``: ``lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)``,
     ``t`` the step after the increment (MLX's). ``groups``: see the module.
 
+    Args:
+        learning_rate (float or Schedule): :math:`\lambda_t`: a finite float
+            or one (unbatched) mlx-sched schedule, evaluated at the step.
+        betas (list of float, optional): :math:`(\beta_1, \beta_2)`, each in
+            [0, 1). Default: ``[0.9, 0.999]``.
+        eps (float, optional): :math:`\epsilon`, ``>= 0``. Default: ``1e-8``.
+        bias_correction (bool, optional): Divide by :math:`1 - \beta^t` as
+            above. Default: ``False``.
+        groups (list of (callable, dict), optional): ``(predicate(path,
+            parameter) -> bool, {argument: value})`` pairs (keyword only): the
+            first group whose predicate holds gives a parameter these arguments
+            (any of the constructor's, schedules included) instead of the
+            constructor's. Default: ``None`` (one group).
+
+    Raises:
+        TypeError: An argument of the wrong type, or a malformed ``groups`` entry.
+        ValueError: An argument out of range, a batched schedule, or a group
+            setting an argument the optimizer does not take.
+
     Example:
         >>> from mlx_sched.optimizers import Adam
         >>> opt = Adam(mlx_sched.cosine_decay(1e-3, 1000), betas=[0.9, 0.99])
@@ -1093,6 +1198,26 @@ class AdamW(Adam):
 
     ``weight_decay`` (default ``0.01``) is a float or a schedule, evaluated at
     the same step as the learning rate. ``groups``: see the module.
+
+    Args:
+        learning_rate (float or Schedule): :math:`\lambda_t`: a finite float
+            or one (unbatched) mlx-sched schedule, evaluated at the step.
+        betas (list of float, optional): :math:`(\beta_1, \beta_2)`, each in
+            [0, 1). Default: ``[0.9, 0.999]``.
+        eps (float, optional): :math:`\epsilon`, ``>= 0``. Default: ``1e-8``.
+        weight_decay (float or Schedule, optional): :math:`\text{wd}_t`, a
+            float or a schedule evaluated at the same step. Default: ``0.01``.
+        bias_correction (bool, optional): Adam's bias correction. Default: ``False``.
+        groups (list of (callable, dict), optional): ``(predicate(path,
+            parameter) -> bool, {argument: value})`` pairs (keyword only): the
+            first group whose predicate holds gives a parameter these arguments
+            (any of the constructor's, schedules included) instead of the
+            constructor's. Default: ``None`` (one group).
+
+    Raises:
+        TypeError: An argument of the wrong type, or a malformed ``groups`` entry.
+        ValueError: An argument out of range, a batched schedule, or a group
+            setting an argument the optimizer does not take.
 
     Example:
         >>> from mlx_sched.optimizers import AdamW
