@@ -7,7 +7,16 @@ agrees with eager. tests/test_optimizer_state_machine.py finds it at random
 (hypothesis is not derandomized), so CI fails now and then.
 
     python benchmarks/repro_compiled_freeze.py   # from the repository root, mlx_sched installed
-    -> compiled ours == eager False  compiled ref == eager True
+    -> compiled ours == eager False  compiled ref == eager True   (before the fix)
+    -> compiled ours == eager True   compiled ref == eager True   (after)
+
+Cause: mx.compile keys a trace on input shapes only. The first compiled step
+moved the states to a new layout inside its trace (a0 back, a2 out: same
+bucket sizes, same layout JSON length), so the second call matched that trace
+and MLX replayed the move on the already moved states. Fix (branch
+fix-compiled): each layout gets its own state["layout"] length (_Fused._adopt),
+and the optimizer finds its layout by that length (_Fused._current).
+Regression test: tests/test_optimizer_training_loop.py::test_compiled_steps_after_a_relayout.
 """
 import os
 import sys

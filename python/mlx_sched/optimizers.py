@@ -146,7 +146,7 @@ class _Registry:
                 off += _aligned(math.prod(shape))
             self.buckets.append((dt if k == 0 else f"{dt}_{k}", dt, max(off, _ALIGN)))
             self.members.append([p for p, _ in items])
-        self._array: Optional[mx.array] = None
+        self._array: Optional[mx.array] = None  # state["layout"] (set by _Fused._adopt)
 
     def dtype_of(self, path: str) -> str:
         return self.buckets[self.where[path][0]][1]
@@ -154,15 +154,12 @@ class _Registry:
     def spec(self) -> List[Tuple[str, List[Tuple[str, Tuple[int, ...]]]]]:
         return [(dt, [(p, self.where[p][2]) for p in self.members[b]]) for b, (_, dt, _) in enumerate(self.buckets)]
 
-    def array(self, states: Tuple[str, ...]) -> mx.array:
-        """The layout as uint8 JSON bytes (an mx.array, so that it is saved
-        with the state by tree_flatten + mx.save_safetensors)."""
-        if self._array is None:
-            doc = {"format": _FORMAT, "version": 1, "align": _ALIGN, "states": list(states),
-                   "buckets": [[dt, [[p, list(s)] for p, s in items]] for dt, items in self.spec()]}
-            data = json.dumps(doc, separators=(",", ":")).encode()
-            self._array = mx.array(np.frombuffer(data, np.uint8))
-        return self._array
+    def doc(self, states: Tuple[str, ...]) -> bytes:
+        """The layout as JSON bytes (``state["layout"]`` holds them, padded
+        with spaces: see ``_Fused._adopt``)."""
+        doc = {"format": _FORMAT, "version": 1, "align": _ALIGN, "states": list(states),
+               "buckets": [[dt, [[p, list(s)] for p, s in items]] for dt, items in self.spec()]}
+        return json.dumps(doc, separators=(",", ":")).encode()
 
     @staticmethod
     def parse(data: bytes, states: Tuple[str, ...]) -> "_Registry":
@@ -315,11 +312,15 @@ class _Fused(_optim.Optimizer):
             self._check_ranges(h)
         self._lr: Rate = hyper["learning_rate"]
         self._apply_build(self._build(self._hyper_now()))
+        # Every layout this optimizer had, by the length of its state["layout"]
+        # (unique per layout: _adopt), and that length by the layout's JSON.
+        self._by_length: Dict[int, _Registry] = {}
+        self._lengths: Dict[bytes, int] = {}
         self._reg = _Registry([])
         self._pending: Optional[str] = None  # a loaded state not yet checked against the parameters
         self._state["learning_rate"] = self._lrs_at(0)
         self._state["fused"] = {}
-        self._state["layout"] = self._reg.array(self._STATES)
+        self._state["layout"] = self._adopt(self._reg)
         self._layout: Optional[_Layout] = None
         self._views: Optional[List[mx.array]] = None
         self._flat_params: Optional[List[mx.array]] = None
@@ -540,11 +541,12 @@ class _Fused(_optim.Optimizer):
             else:
                 # inside a transformation (mx.compile of a pure step: the
                 # state passed in and assigned back) the bytes cannot be
-                # read: it must then have our current layout's structure
-                reg = self._reg
-                if tuple(value["layout"].shape) != tuple(reg.array(self._STATES).shape):
-                    raise ValueError("an optimizer state assigned inside mx.compile must have the layout of "
-                                     "the current one (its bytes cannot be read there).") from None
+                # read: its length names one of this optimizer's layouts
+                found = self._by_length.get(value["layout"].shape[0]) if value["layout"].ndim == 1 else None
+                if found is None:
+                    raise ValueError("an optimizer state assigned inside mx.compile must have a layout of this "
+                                     "optimizer (its bytes cannot be read there).") from None
+                reg = found
             fused = value.get("fused")
             if not isinstance(fused, dict):
                 raise ValueError("the optimizer state has a 'layout' but no 'fused' dict of flat states.")
@@ -564,9 +566,7 @@ class _Fused(_optim.Optimizer):
             if extra:
                 raise ValueError(f"state['fused'] has buckets {extra} that its layout does not name.")
             state["fused"] = out
-            state["layout"] = value["layout"]
-            if reg is not self._reg:
-                reg._array = value["layout"]
+            state["layout"] = self._adopt(reg, value["layout"])
             return state, reg
         if "fused" in value:
             raise ValueError("this optimizer state has 'fused' states but no 'layout' (saved by an mlx_sched "
@@ -596,8 +596,58 @@ class _Fused(_optim.Optimizer):
             spec.setdefault(_dtype_name(first.dtype), []).append((path, tuple(first.shape)))
         reg = _Registry(list(spec.items()))
         state["fused"] = _restate(_Registry([]), {}, reg, self._STATES, items)
-        state["layout"] = reg.array(self._STATES)
+        state["layout"] = self._adopt(reg)
         return state, reg
+
+    def _adopt(self, reg: _Registry, given: Optional[mx.array] = None) -> mx.array:
+        """``state["layout"]`` for ``reg``: its JSON bytes (a uint8 mx.array,
+        so that tree_flatten + mx.save_safetensors save it), padded with
+        spaces to a length that no other layout of this optimizer has.
+
+        Why: mx.compile keys its traces on the shapes of the inputs only, and
+        a step bakes the layout in (offsets; a step with a new set of
+        gradients moves the states to a new layout inside the trace). Two
+        layouts with the same buckets (frozen parameters swapped for others
+        of the same sizes) would otherwise replay one's trace on the other's
+        states. With a length per layout, a state in another layout is
+        another signature (MLX traces again), and the length tells which
+        layout a state has even where its bytes cannot be read (a trace) or
+        after a compiled step moved it (``_current``). ``given``: the array
+        of an assigned state, kept when its length is this layout's (inside
+        mx.compile it is a tracer: the state must hold it, not a constant)."""
+        if reg._array is not None and self._by_length.get(reg._array.shape[0]) is reg:
+            n = reg._array.shape[0]
+        else:
+            doc = reg.doc(self._STATES)
+            got = self._lengths.get(doc)
+            if got is None:
+                got = len(doc)
+                while got in self._by_length:
+                    got += 1
+                self._lengths[doc] = got
+            n = got
+            self._by_length[n] = reg
+            if reg._array is None or reg._array.shape[0] != n:
+                reg._array = given if given is not None and given.ndim == 1 and given.shape[0] == n \
+                    and given.dtype == mx.uint8 else mx.array(np.frombuffer(doc + b" " * (n - len(doc)), np.uint8))
+        if given is not None and given.ndim == 1 and given.shape[0] == n and given.dtype == mx.uint8:
+            return given
+        return reg._array
+
+    def _current(self) -> _Registry:
+        """The registry of ``state["layout"]``: a compiled step replayed by
+        MLX (no Python runs) may have moved the states to the layout its
+        trace moved them to; the layout's length names it."""
+        lay, reg = self._state.get("layout"), self._reg
+        if lay is reg._array or not isinstance(lay, mx.array) or lay.ndim != 1:
+            return reg
+        if reg._array is not None and lay.shape[0] == reg._array.shape[0]:
+            return reg
+        found = self._by_length.get(lay.shape[0])
+        if found is not None and found is not reg:
+            self._reg = found
+            self._layout = self._views = self._flat_params = None
+        return self._reg
 
     def init(self, parameters: Dict[str, Any]) -> None:
         """Creates zero states for parameters that have none (as
@@ -621,6 +671,7 @@ class _Fused(_optim.Optimizer):
         for k, v in flat:
             if v.dtype not in _FLOAT_TYPES:
                 raise TypeError(f"parameter '{k}' must be float32, float16 or bfloat16, but got {v.dtype}.")
+        self._current()
         self._check_against(flat, strict=False)
         new = [(k, v) for k, v in flat if k not in self._reg.where]
         if new:
@@ -661,7 +712,7 @@ class _Fused(_optim.Optimizer):
     def _commit_registry(self, reg: _Registry, fused: Dict[str, Dict[str, mx.array]]) -> None:
         self._reg = reg
         self._state["fused"] = fused
-        self._state["layout"] = reg.array(self._STATES)
+        self._state["layout"] = self._adopt(reg)
         self._layout = self._views = self._flat_params = None
 
     def param_state(self, path: str) -> Dict[str, mx.array]:
@@ -679,17 +730,19 @@ class _Fused(_optim.Optimizer):
         Raises:
             KeyError: No state for ``path`` (not initialized or not a parameter).
         """
-        where = self._reg.where.get(path)
+        reg = self._current()
+        where = reg.where.get(path)
         if where is None:
             raise KeyError(f"no parameter '{path}' in this optimizer's state.")
         b, off, shape = where
-        name = self._reg.buckets[b][0]
+        name = reg.buckets[b][0]
         return {s: _ext.flat_view(self._state["fused"][name][s], off, list(shape)) for s in self._STATES}
 
     def __getstate__(self) -> Dict[str, Any]:
         d = dict(self.__dict__)
         d["_layout"] = d["_views"] = d["_flat_params"] = None  # caches (the next step rebuilds them)
-        d["_reg"] = self._reg.spec()
+        d["_reg"] = self._current().spec()
+        d["_by_length"], d["_lengths"] = {}, {}  # a copy's state is not in a compiled function's traces
         built = dict(d["_built"])
         built.pop("dyn", None)
         built["programs"] = None
@@ -698,8 +751,9 @@ class _Fused(_optim.Optimizer):
 
     def __setstate__(self, d: Dict[str, Any]) -> None:
         d["_reg"] = _Registry(d["_reg"])
-        d["_reg"]._array = d["_state"].get("layout")
         self.__dict__.update(d)
+        layout = self._state.get("layout")
+        self._state["layout"] = self._adopt(self._reg, layout if isinstance(layout, mx.array) else None)
         self._apply_build(self._build(self._hyper))
 
     # -- the step -------------------------------------------------------------------
@@ -729,6 +783,7 @@ class _Fused(_optim.Optimizer):
             KeyError: A gradient without a parameter at the same place.
         """
         self._refresh()
+        self._current()
         state = self._state
         L, views, flats = self._layout, self._views, self._flat_params
         # Fast path: the same tree of gradients as last step (walked with the
@@ -818,7 +873,7 @@ class _Fused(_optim.Optimizer):
         self._layout, self._views, self._flat_params = L, kviews, flat_params
         if reg is not self._reg:
             self._reg = reg
-            state["layout"] = reg.array(self._STATES)
+            state["layout"] = self._adopt(reg)
             if L.reg is not reg:  # the fallback moved states: next step plans again
                 self._layout = None
         state["step"] = out[0]
