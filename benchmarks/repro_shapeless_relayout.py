@@ -1,10 +1,11 @@
-"""Open defect (issue 14): under mx.compile(..., shapeless=True) the fused
-optimizer's trace is replayed after an eager step laid its states out again
+"""Issue 14: under mx.compile(..., shapeless=True) the fused optimizer's
+trace used to be replayed after an eager step laid its states out again
 (which parameters get gradients changed) to the same bucket sizes: the
-compiled step then updates the wrong slices. mlx.optimizers gives the right
-result. Prints, per shapeless flag, whether ours equals mlx.optimizers:
-    False True     (not shapeless: equal)
-    True False     (shapeless: wrong)
+compiled step then updated the wrong slices, silently. Prints, per shapeless
+flag, whether ours equals mlx.optimizers:
+    False True / True False                        (before: shapeless wrong)
+    False True / True raised ... Slice cannot ...  (now: each layout has its own
+        rank, MLX traces again, and that trace cannot be replayed shapeless)
 """
 import mlx.core as mx, mlx.optimizers as optim, numpy as np
 from mlx_sched import optimizers as fo

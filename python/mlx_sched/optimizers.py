@@ -316,6 +316,7 @@ class _Fused(_optim.Optimizer):
         # (unique per layout: _adopt), and that length by the layout's JSON.
         self._by_length: Dict[int, _Registry] = {}
         self._lengths: Dict[bytes, int] = {}
+        self._shapes: Dict[int, Tuple[int, ...]] = {}  # that array's shape: a rank per layout (_adopt)
         self._reg = _Registry([])
         self._pending: Optional[str] = None  # a loaded state not yet checked against the parameters
         self._state["learning_rate"] = self._lrs_at(0)
@@ -542,7 +543,7 @@ class _Fused(_optim.Optimizer):
                 # inside a transformation (mx.compile of a pure step: the
                 # state passed in and assigned back) the bytes cannot be
                 # read: its length names one of this optimizer's layouts
-                found = self._by_length.get(value["layout"].shape[0]) if value["layout"].ndim == 1 else None
+                found = self._by_length.get(value["layout"].size)
                 if found is None:
                     raise ValueError("an optimizer state assigned inside mx.compile must have a layout of this "
                                      "optimizer (its bytes cannot be read there).") from None
@@ -612,11 +613,14 @@ class _Fused(_optim.Optimizer):
         states. With a length per layout, a state in another layout is
         another signature (MLX traces again), and the length tells which
         layout a state has even where its bytes cannot be read (a trace) or
-        after a compiled step moved it (``_current``). ``given``: the array
+        after a compiled step moved it (``_current``). Under
+        ``mx.compile(shapeless=True)`` MLX keys traces on ranks, not shapes, so
+        the array also has a rank of its own per layout: shape (n, 1, ..., 1)
+        with one more trailing 1 for each layout this optimizer had before. ``given``: the array
         of an assigned state, kept when its length is this layout's (inside
         mx.compile it is a tracer: the state must hold it, not a constant)."""
-        if reg._array is not None and self._by_length.get(reg._array.shape[0]) is reg:
-            n = reg._array.shape[0]
+        if reg._array is not None and self._by_length.get(reg._array.size) is reg:
+            n = reg._array.size
         else:
             doc = reg.doc(self._STATES)
             got = self._lengths.get(doc)
@@ -626,24 +630,31 @@ class _Fused(_optim.Optimizer):
                     got += 1
                 self._lengths[doc] = got
             n = got
+            if n not in self._by_length:
+                self._shapes[n] = (n,) + (1,) * len(self._by_length)
             self._by_length[n] = reg
-            if reg._array is None or reg._array.shape[0] != n:
-                reg._array = given if given is not None and given.ndim == 1 and given.shape[0] == n \
-                    and given.dtype == mx.uint8 else mx.array(np.frombuffer(doc + b" " * (n - len(doc)), np.uint8))
-        if given is not None and given.ndim == 1 and given.shape[0] == n and given.dtype == mx.uint8:
+            if reg._array is None or tuple(reg._array.shape) != self._shapes[n]:
+                reg._array = given if self._fits(given, n) else \
+                    mx.array(np.frombuffer(doc + b" " * (n - len(doc)), np.uint8)).reshape(self._shapes[n])
+        if given is not None and self._fits(given, n):
             return given
+        assert reg._array is not None
         return reg._array
+
+    def _fits(self, given: Optional[mx.array], n: int) -> bool:
+        """``given`` is layout ``n``'s array: its length and its shape."""
+        return given is not None and given.dtype == mx.uint8 and tuple(given.shape) == self._shapes.get(n)
 
     def _current(self) -> _Registry:
         """The registry of ``state["layout"]``: a compiled step replayed by
         MLX (no Python runs) may have moved the states to the layout its
         trace moved them to; the layout's length names it."""
         lay, reg = self._state.get("layout"), self._reg
-        if lay is reg._array or not isinstance(lay, mx.array) or lay.ndim != 1:
+        if lay is reg._array or not isinstance(lay, mx.array):
             return reg
-        if reg._array is not None and lay.shape[0] == reg._array.shape[0]:
+        if reg._array is not None and lay.size == reg._array.size:
             return reg
-        found = self._by_length.get(lay.shape[0])
+        found = self._by_length.get(lay.size)
         if found is not None and found is not reg:
             self._reg = found
             self._layout = self._views = self._flat_params = None
@@ -742,7 +753,7 @@ class _Fused(_optim.Optimizer):
         d = dict(self.__dict__)
         d["_layout"] = d["_views"] = d["_flat_params"] = None  # caches (the next step rebuilds them)
         d["_reg"] = self._current().spec()
-        d["_by_length"], d["_lengths"] = {}, {}  # a copy's state is not in a compiled function's traces
+        d["_by_length"], d["_lengths"], d["_shapes"] = {}, {}, {}  # a copy's state is not in a compiled function's traces
         built = dict(d["_built"])
         built.pop("dyn", None)
         built["programs"] = None
