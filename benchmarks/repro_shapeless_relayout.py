@@ -4,8 +4,9 @@ trace used to be replayed after an eager step laid its states out again
 compiled step then updated the wrong slices, silently. Prints, per shapeless
 flag, whether ours equals mlx.optimizers:
     False True / True False                        (before: shapeless wrong)
-    False True / True raised ... Slice cannot ...  (now: each layout has its own
-        rank, MLX traces again, and that trace cannot be replayed shapeless)
+    False True / True True   (now: each layout has its own rank, so MLX traces
+        again, and the re-layout inside the trace is made of FlatViews, which
+        a shapeless trace can replay)
 """
 import mlx.core as mx, mlx.optimizers as optim, numpy as np
 from mlx_sched import optimizers as fo

@@ -185,6 +185,13 @@ class _Registry:
         return _Registry(spec)
 
 
+def _piece(flat: mx.array, start: int, end: int) -> mx.array:
+    """flat[start:end] as a FlatView: its shape is inferable under
+    mx.compile(shapeless=True), where a Slice's is not (a re-layout inside a
+    shapeless trace must replay)."""
+    return _ext.flat_view(flat, start, [end - start])
+
+
 def _restate(old: _Registry, fused: Mapping[str, Mapping[str, mx.array]], new: _Registry, names: Tuple[str, ...],
              replace: Mapping[str, Mapping[str, mx.array]]) -> Dict[str, Dict[str, mx.array]]:
     """Flat states for a new registry: each parameter's state comes from
@@ -211,7 +218,7 @@ def _restate(old: _Registry, fused: Mapping[str, Mapping[str, mx.array]], new: _
                 at = new.where[p][1]
                 if at > filled:
                     if run is not None:
-                        pieces.append(fused[old.buckets[run[0]][0]][s][run[1]:run[2]])
+                        pieces.append(_piece(fused[old.buckets[run[0]][0]][s], run[1], run[2]))
                         run = None
                     pieces.append(mx.zeros((at - filled,), dt))
                     filled = at
@@ -221,11 +228,11 @@ def _restate(old: _Registry, fused: Mapping[str, Mapping[str, mx.array]], new: _
                         run[2] = o + n
                     else:
                         if run is not None:
-                            pieces.append(fused[old.buckets[run[0]][0]][s][run[1]:run[2]])
+                            pieces.append(_piece(fused[old.buckets[run[0]][0]][s], run[1], run[2]))
                         run = [ob, o, o + n]
                 else:
                     if run is not None:
-                        pieces.append(fused[old.buckets[run[0]][0]][s][run[1]:run[2]])
+                        pieces.append(_piece(fused[old.buckets[run[0]][0]][s], run[1], run[2]))
                         run = None
                     if p in replace:
                         pieces.append(replace[p][s].astype(dt).reshape(-1))
@@ -236,7 +243,7 @@ def _restate(old: _Registry, fused: Mapping[str, Mapping[str, mx.array]], new: _
                         pieces.append(mx.zeros((n,), dt))
                 filled += n
             if run is not None:
-                pieces.append(fused[old.buckets[run[0]][0]][s][run[1]:run[2]])
+                pieces.append(_piece(fused[old.buckets[run[0]][0]][s], run[1], run[2]))
             if filled < size:
                 pieces.append(mx.zeros((size - filled,), dt))
             out[name][s] = pieces[0] if len(pieces) == 1 else mx.concatenate(pieces)
