@@ -67,9 +67,8 @@ def test_optax(cid):
 
     theirs_fn, ours_fn = OPTAX[cid]
     fn = theirs_fn(optax)
-    # JAX's CPU device on every machine: on a GPU, XLA's float32 division and
-    # powers round differently (a staircase's floor((s - begin) / T) lands a
-    # step early), so the reference would depend on the machine.
+    # JAX's CPU device on every machine: on a GPU, JAX's float32 reference
+    # differed (issue 13), so the reference would depend on the machine.
     with jax.default_device(jax.devices("cpu")[0]):
         theirs = np.asarray(jax.vmap(lambda c: jnp.asarray(fn(c), jnp.float32))(jnp.arange(N)), np.float64)
     ours = _ours(ours_fn())
