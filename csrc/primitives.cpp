@@ -130,6 +130,17 @@ bool collapse(const mx::array& a, sched_opt_layout& L) {
   return true;
 }
 
+// The index of a's layout in `layouts` (added), or -1 for a row-contiguous a.
+sched_i32 layout_index(const mx::array& a, std::vector<sched_opt_layout>& layouts) {
+  if (a.flags().row_contiguous) return -1;
+  sched_opt_layout L;
+  if (!collapse(a, L)) {
+    throw std::invalid_argument("[FusedStep::eval] a gradient or parameter has more than 4 strided dims.");
+  }
+  layouts.push_back(L);
+  return static_cast<sched_i32>(layouts.size() - 1);
+}
+
 }  // namespace
 
 FusedStep::Table FusedStep::prepare(
@@ -137,9 +148,20 @@ FusedStep::Table FusedStep::prepare(
     const Address& address) {
   // Everything that can fail comes first, before any output is touched: a
   // failed eval must leave the graph as it was.
-  make_table(inputs, outputs, {});
+  validate(inputs);
   allocate(inputs, outputs, malloc);
   return make_table(inputs, outputs, address);
+}
+
+void FusedStep::validate(const std::vector<mx::array>& inputs) const {
+  const int n = num_tensors();
+  std::vector<sched_opt_layout> scratch;
+  for (int i = 0; i < n; ++i) {
+    if (layout_index(inputs[2 + n + layout_.param_src[i]], scratch) >= 0 && layout_.param_off[i] != 0) {
+      throw std::invalid_argument("[FusedStep::eval] a strided parameter source must start at offset 0.");
+    }
+    layout_index(inputs[2 + i], scratch);
+  }
 }
 
 void FusedStep::allocate(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs, const Malloc& malloc) {
@@ -191,18 +213,8 @@ FusedStep::Table FusedStep::make_table(const std::vector<mx::array>& inputs, con
   auto grad = [&](int i) -> const mx::array& { return inputs[2 + i]; };
   auto source = [&](int k) -> const mx::array& { return inputs[2 + n + k]; };
   auto state = [&](int b, int k) -> const mx::array& { return inputs[2 + n + nsrc + b * ns + k]; };
-  // An empty `address`: validate and lay out only (no pointers).
-  auto at = [&](const mx::array& a, int64_t off) -> sched_u8* { return address ? address(a) + off : nullptr; };
+  auto at = [&](const mx::array& a, int64_t off) { return address(a) + off; };
   Table t;
-  auto strided = [&](const mx::array& a) -> sched_i32 {
-    if (a.flags().row_contiguous) return -1;
-    sched_opt_layout L;
-    if (!collapse(a, L)) {
-      throw std::invalid_argument("[FusedStep::eval] a gradient or parameter has more than 4 strided dims.");
-    }
-    t.layouts.push_back(L);
-    return static_cast<sched_i32>(t.layouts.size() - 1);
-  };
   for (int i = 0; i < n; ++i) {
     const int b = layout_.bucket_of[i];
     const auto& g = grad(i);
@@ -211,13 +223,10 @@ FusedStep::Table FusedStep::make_table(const std::vector<mx::array>& inputs, con
     const int64_t off = layout_.offset[i] * bytes;
     sched_opt_tensor e{};
     // A flat source (contiguous, at an offset), or the tensor itself (any layout).
-    e.param_layout = strided(p);
-    if (e.param_layout >= 0 && layout_.param_off[i] != 0) {
-      throw std::invalid_argument("[FusedStep::eval] a strided parameter source must start at offset 0.");
-    }
+    e.param_layout = layout_index(p, t.layouts);
     e.param = at(p, layout_.param_off[i] * bytes);
     e.grad = at(g, 0);
-    e.grad_layout = strided(g);
+    e.grad_layout = layout_index(g, t.layouts);
     e.out_param = at(outputs[2 + b], off);
     e.s0 = at(state(b, 0), off);
     e.out_s0 = at(outputs[2 + nb + b * ns], off);

@@ -102,11 +102,12 @@ class FusedStep : public mx::Primitive {
   using Address = std::function<sched_u8*(const mx::array&)>;
   Table prepare(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs, const Malloc& malloc,
                 const Address& address);
-  // prepare's two halves. The CPU backend allocates (and validates, with a
-  // null `address`) when the step is encoded, and makes the real table in its
-  // task, on the CPU stream's thread: on a CUDA build, array::data() moves a
-  // device buffer into unified memory, which must happen once, after the
-  // stream waited for the array's producer, and never on two threads at once.
+  // prepare's three parts. The CPU backend validates and allocates when the
+  // step is encoded, and makes the table in its task, on the CPU stream's
+  // thread: on a CUDA build, array::data() moves a device buffer into unified
+  // memory, which must happen once, after the stream waited for the array's
+  // producer, and never on two threads at once (cpu/host_data.h).
+  void validate(const std::vector<mx::array>& inputs) const;  // throws what the step cannot walk
   void allocate(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs, const Malloc& malloc);
   Table make_table(const std::vector<mx::array>& inputs, const std::vector<mx::array>& outputs,
                    const Address& address) const;

@@ -62,7 +62,7 @@ void update_any(const sched_opt_tensor& t, const sched_opt_layout* layouts, int6
 }  // namespace
 
 void FusedStep::eval_cpu(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs) {
-  make_table(inputs, outputs, {});  // validates now: an error leaves nothing allocated or queued
+  validate(inputs);  // now: an error leaves nothing allocated or queued
   allocate(inputs, outputs, [](size_t n) { return mx::allocator::malloc(n); });
   auto& enc = mx::cpu::get_command_encoder(stream());
   for (const auto& in : inputs) enc.set_input_array(in);

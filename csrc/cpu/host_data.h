@@ -7,7 +7,8 @@
 // can return the freed device pointer: the CPU stream then faults or never
 // signals its event (benchmarks/gpu/LOG.md, issue 13). MLX's own CPU ops call
 // data() on their stream's thread only; two CPU streams reading one
-// GPU-resident array race in MLX alone (benchmarks/gpu/mlx_raw_ptr_race.py).
+// GPU-resident array race in MLX alone (tests/hang_patterns.py,
+// mlx_cpu_streams_share_gpu_input).
 //
 // So: a task takes every address it needs once, on the CPU stream's thread,
 // under this process-wide lock, before any work goes to the pool's workers,
