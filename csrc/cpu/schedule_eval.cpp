@@ -238,19 +238,27 @@ void eval_block_factor(const int32_t* member, int32_t nseg, const StepBlock<S>& 
   }
 }
 
-// A member (len <= kBlock steps): factor 0 into out, times each further
-// factor in order (the same products as sched_eval).
-template <typename S>
-void eval_block(const int32_t* member, int32_t nseg, const StepBlock<S>& b, int64_t len, float* out) {
-  eval_block_factor(member, nseg, b, len, out);
+// A member's len <= kBlock values: factor 0 into out, times each further
+// factor in order (the same products as sched_eval); eval(f, nseg, buf)
+// writes one factor's values.
+template <typename Eval>
+void product_of_factors(const int32_t* member, int32_t nseg, int64_t len, float* out, Eval&& eval) {
+  eval(member, nseg, out);
   if (nseg == 0) return;
   float tmp[kBlock];
   const int32_t* f = member;
   for (int32_t k = 1; k < sched_member_factors(member); ++k) {
     f = sched_next_factor(f);
-    eval_block_factor(f, f[2], b, len, tmp);
+    eval(f, f[2], tmp);
     for (int64_t t = 0; t < len; ++t) out[t] *= tmp[t];
   }
+}
+
+// A member over a block of len <= kBlock steps.
+template <typename S>
+void eval_block(const int32_t* member, int32_t nseg, const StepBlock<S>& b, int64_t len, float* out) {
+  product_of_factors(member, nseg, len, out,
+                     [&](const int32_t* f, int32_t ns, float* buf) { eval_block_factor(f, ns, b, len, buf); });
 }
 
 // All members [g0, g1) over steps [j0, j0 + len) of a step array of type T.
@@ -330,22 +338,15 @@ void eval_range(const int32_t* member, int32_t nseg, int64_t start, int64_t len,
     std::fill(out, out + len, sched_nan());
     return;
   }
-  const int32_t F = sched_member_factors(member);
-  if (F == 1) {
+  if (sched_member_factors(member) == 1) {  // no kBlock chunks: one run can cover len
     eval_range_factor(member, nseg, start, len, out);
     return;
   }
-  float tmp[kBlock];
   for (int64_t t0 = 0; t0 < len; t0 += kBlock) {
     const int64_t n = std::min(kBlock, len - t0);
     const int64_t s0 = sched_sat_add(start, t0);
-    eval_range_factor(member, nseg, s0, n, out + t0);
-    const int32_t* f = member;
-    for (int32_t k = 1; k < F; ++k) {
-      f = sched_next_factor(f);
-      eval_range_factor(f, f[2], s0, n, tmp);
-      for (int64_t t = 0; t < n; ++t) out[t0 + t] *= tmp[t];
-    }
+    product_of_factors(member, nseg, n, out + t0,
+                       [&](const int32_t* f, int32_t ns, float* buf) { eval_range_factor(f, ns, s0, n, buf); });
   }
 }
 
