@@ -8,6 +8,7 @@ for the families; the references raise or are undefined there).
 """
 
 import math
+from fractions import Fraction
 
 import mlx_sched as ms
 
@@ -260,7 +261,10 @@ def hf_cosine(init, w, T, cycles=0.5, m=0.0, shift=0, warm=None):
     """HF's cosine schedules (unclamped), times init; warm: None (s / W),
     "plus1" ((s + 1) / W) or a warmup_lr_rate."""
     L = max(1, T - w)
-    half = round(L / (2 * cycles))
+    # 2 pi c p mod 2 pi in exact rationals: c as the caller meant it (a
+    # Fraction, or a float's decimal: 0.3 is 3/10, not its binary neighbour),
+    # the step exactly (int or float).
+    two_c = 2 * (cycles if isinstance(cycles, Fraction) else Fraction(repr(float(cycles))))
 
     def f(s):
         if s < w:
@@ -269,8 +273,8 @@ def hf_cosine(init, w, T, cycles=0.5, m=0.0, shift=0, warm=None):
             if warm == "plus1":
                 return init * (s + 1) / max(1, w)
             return init * (warm + (1 - warm) * s / max(1, w - 1))
-        t = (s - w + shift) % (2 * half)
-        return init * (m + (1 - m) * 0.5 * (1 + math.cos(math.pi * t / half)))
+        r = (two_c * (Fraction(s) - w + shift) / L) % 2
+        return init * (m + (1 - m) * 0.5 * (1 + math.cos(math.pi * float(r))))
 
     return _neg0(f)
 
@@ -304,6 +308,11 @@ CASES.update({
     "cosine_exponent": (lambda: ms.cosine_decay(1e-3, 777, 1e-5, exponent=2.5), cosine_exponent(1e-3, 777, 1e-5, 2.5), 1e-3),
     "hf_cosine": (lambda: ms.cosine_with_warmup(1e-3, 100, 2100), hf_cosine(1e-3, 100, 2100), 1e-3),
     "hf_cosine_cycles": (lambda: ms.cosine_with_warmup(2.0, 10, 810, num_cycles=4), hf_cosine(2.0, 10, 810, 4), 2.0),
+    "hf_cosine_frac_cycles": (lambda: ms.cosine_with_warmup(1.0, 3, 13, num_cycles=0.3), hf_cosine(1.0, 3, 13, 0.3), 1.0),
+    "hf_cosine_third_cycles": (lambda: ms.cosine_with_min_lr(2.0, 10, 1010, num_cycles=1 / 3, min_lr_rate=0.1),
+                               hf_cosine(2.0, 10, 1010, Fraction(1, 3), 0.1), 2.0),
+    "hf_cosine_many_cycles": (lambda: ms.cosine_warmup_with_min_lr(1.0, 5, 1005, num_cycles=7.25, min_lr=0.01),
+                              hf_cosine(1.0, 5, 1005, 7.25, 0.01, 1, "plus1"), 1.0),
     "hf_hard_restarts": (lambda: ms.cosine_hard_restarts(1.0, 50, 1050, 4), hf_hard_restarts(1.0, 50, 1050, 4), 1.0),
     "hf_hard_restarts_frac": (lambda: ms.cosine_hard_restarts(1.0, 7, 1007, 3), hf_hard_restarts(1.0, 7, 1007, 3), 1.0),
     "hf_min_lr_rate": (lambda: ms.cosine_with_min_lr(1.0, 20, 420, num_cycles=1, min_lr_rate=0.1), hf_cosine(1.0, 20, 420, 1, 0.1), 1.0),

@@ -2,6 +2,7 @@
 
 import math
 import os
+from fractions import Fraction
 import subprocess
 import sys
 
@@ -10,6 +11,8 @@ import numpy as np
 import pytest
 
 import mlx_sched as ms
+from families_oracle import hf_cosine
+from helpers import assert_close
 
 
 # ---------------------------------------------------------------- values
@@ -137,3 +140,44 @@ def test_cli_comparison_column_survives_what_mlx_cannot_evaluate():
 def test_cli_repeat_one_prints_finite_ratios():
     r = _cli("cosine_decay(1, 10)", "--n", "1000", "--repeat", "1")
     assert r.returncode == 0 and "inf ms" not in r.stdout and "nan" not in r.stdout, r.stdout
+
+
+# ---- HF num_cycles where half a cycle is not a whole number of steps
+
+FRACTIONAL_CYCLES = [
+    (lambda: ms.cosine_with_warmup(1.0, 3, 13, num_cycles=0.3), dict(init=1.0, w=3, T=13, cycles=0.3)),
+    (lambda: ms.cosine_with_min_lr(2.0, 10, 1010, num_cycles=1 / 3, min_lr_rate=0.1),
+     dict(init=2.0, w=10, T=1010, cycles=Fraction(1, 3), m=0.1)),
+    (lambda: ms.get_schedule("get_cosine_schedule_with_warmup", lr=1.0, num_warmup_steps=0, num_training_steps=7, num_cycles=2.5),
+     dict(init=1.0, w=0, T=7, cycles=2.5)),
+]
+
+
+@pytest.mark.parametrize("case", range(len(FRACTIONAL_CYCLES)))
+def test_hf_num_cycles_any_fraction_matches_the_exact_oracle(case):
+    build, kw = FRACTIONAL_CYCLES[case]
+    s, ref = build(), hf_cosine(**kw)
+    steps = list(range(0, 3000)) + [10**6 + 1, 2**40 + 3, 2**53 + 5, 2**62 - 1]
+    ours = np.array(s(mx.array(np.array(steps, np.int64))))
+    assert_close(ours, np.array([ref(k) for k in steps]), kw["init"], rtol=1e-5, atol_rel=1e-6)
+    # fractional steps advance the wave as HF's progress does
+    fsteps = np.array([kw["w"] + 0.5, kw["w"] + 2.25, kw["w"] + 7.75, 100.5], np.float32)
+    ours_f = np.array(s(mx.array(fsteps)))
+    assert_close(ours_f, np.array([ref(float(k)) for k in fsteps]), kw["init"], rtol=1e-5, atol_rel=1e-6)
+    # range mode and the step array agree bit for bit, also far out
+    for start in (0, 2**40 - 77):
+        np.testing.assert_array_equal(np.array(s.values(5000, start)), np.array(s(mx.arange(start, start + 5000, dtype=mx.int64))))
+
+
+def test_hf_whole_half_cycles_keep_their_programs():
+    # a whole half cycle writes no multiplier: the program of before
+    p = np.array(ms.cosine_with_warmup(1.0, 10, 810, num_cycles=4).program).reshape(-1, 16)
+    assert (p[1:, 14:16] == 0).all()
+    p = np.array(ms.cosine_with_warmup(1.0, 3, 13, num_cycles=0.3).program).reshape(-1, 16)
+    assert p[-1, 14] == 3  # 2c = 3/5: half period 50 / 3 steps
+
+
+@pytest.mark.parametrize("c", [1e-300, 0.1234567890123, 1e30])
+def test_hf_num_cycles_without_an_exact_fraction_is_refused_naming_it(c):
+    with pytest.raises(ValueError, match="num_cycles"):
+        ms.cosine_with_warmup(1.0, 0, 2**61, num_cycles=c)

@@ -152,3 +152,34 @@ def test_transformers(cid):
     theirs = np.array([lr * lam(s) for s in steps], np.float64)
     ours = np.array(ours_fn()(mx.array(np.array(steps, np.int64))))
     assert_close(ours, theirs, lr, rtol=1e-5, atol_rel=1e-6)
+
+
+# HF's num_cycles where half a cycle, (T - W) / (2c), is not a whole number of
+# steps. HF computes cos(pi * c * 2 * p) in float64, whose phase error grows
+# with the step, so the steps stop at 100 (T - W) here; tests/test_families.py
+# checks the same factories to 2^62 against an exact-rational oracle.
+HF_CYCLES = {
+    "warmup_0.3": (lambda o, opt: o.get_cosine_schedule_with_warmup(opt, 3, 13, num_cycles=0.3),
+                   lambda: ms.cosine_with_warmup(1e-3, 3, 13, num_cycles=0.3), 10),
+    "warmup_1.75": (lambda o, opt: o.get_cosine_schedule_with_warmup(opt, 0, 1001, num_cycles=1.75),
+                    lambda: ms.cosine_with_warmup(1e-3, 0, 1001, num_cycles=1.75), 1001),
+    "min_lr_third": (lambda o, opt: o.get_cosine_with_min_lr_schedule_with_warmup(opt, 10, 110, num_cycles=1 / 3, min_lr_rate=0.1),
+                     lambda: ms.cosine_with_min_lr(1e-3, 10, 110, num_cycles=1 / 3, min_lr_rate=0.1), 100),
+    "warmup_lr_rate_2.6": (lambda o, opt: o.get_cosine_with_min_lr_schedule_with_warmup_lr_rate(
+                               opt, 7, 57, num_cycles=2.6, min_lr=1e-5, warmup_lr_rate=0.1),
+                           lambda: ms.cosine_warmup_with_min_lr(1e-3, 7, 57, num_cycles=2.6, min_lr=1e-5, warmup_lr_rate=0.1), 50),
+}
+
+
+@pytest.mark.parametrize("cid", sorted(HF_CYCLES))
+def test_transformers_fractional_half_cycles(cid):
+    torch = pytest.importorskip("torch", reason="torch is not installed (pip install 'mlx-sched[refs]')")
+    optimization = pytest.importorskip("transformers.optimization", reason="transformers is not installed (pip install 'mlx-sched[refs]')")
+    make, ours_fn, L = HF_CYCLES[cid]
+    lr = 1e-3
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+    lam = make(optimization, opt).lr_lambdas[0]
+    steps = list(range(min(N, 100 * L))) + [100 * L - 1]
+    theirs = np.array([lr * lam(s) for s in steps], np.float64)
+    ours = np.array(ours_fn()(mx.array(np.array(steps, np.int64))))
+    assert_close(ours, theirs, lr, rtol=1e-5, atol_rel=1e-6)

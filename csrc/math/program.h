@@ -37,7 +37,8 @@
                                   //   v = init + (end-init) * min(t,n) / n
 #define SCHED_KIND_COSINE 2       // n decay steps; p0 end, p1 init-end, p2 pi/(2n), p3 exponent, p4 init, p5 end-init
                                   //   v = end + (init-end) * cos^2(pi min(t,n) / (2n))^exponent
-                                  //   flags PERIODIC (t mod n), UNCLAMPED (no min(t, n))
+                                  //   flags PERIODIC (t mod n), UNCLAMPED (no min(t, n));
+                                  //   m > 1 (UNCLAMPED only): t m in place of t (half period n / m)
 #define SCHED_KIND_EXPONENTIAL 3  // n divisor; p0 init, (p1,p2) = L as hi+lo,
                                   //   L = log|rate| (/ n unless staircase)
                                   //   v = init * rate^e, e = floor(t/n) (staircase) or t/n

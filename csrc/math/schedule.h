@@ -48,6 +48,10 @@ SCHED_FN sched_i64 sched_floor_mod(sched_i64 a, sched_i64 n) {
 #define SCHED_LOG2E 1.44269504088896341f
 #define SCHED_LN2_HI 0.693147182464599609375f  // float(ln 2)
 #define SCHED_LN2_LO -1.904654323148236e-09f   // ln 2 - SCHED_LN2_HI
+#define SCHED_2_OVER_PI 0.636619772367581343f
+#define SCHED_PIO2_1 1.5703125f                    // pi/2 in three parts (Cephes' DP1..3, doubled)
+#define SCHED_PIO2_2 4.837512969970703125e-4f
+#define SCHED_PIO2_3 7.54978995489188216e-8f
 #define SCHED_RMAGIC 12582912.0f               // 1.5 * 2^23: x + M - M rounds to an integer
 
 SCHED_FN float sched_nan() { return sched_bits_to_float(0x7fc00000u); }
@@ -246,6 +250,8 @@ SCHED_FN sched_step sched_step_from_float(float x) {
 #define SCHED_OP_SELECT0 6    // v = x == 0 ? c0 : c1
 #define SCHED_OP_POW 7        // v = c0 + c1 * g((A + sgn x) * scale)^pw, g by shape (0 id, 1 cos^2, 2 sin^2)
 #define SCHED_OP_AFFINE_EXP 8 // v = c0 + ((A + sgn x) * scale) * c1 * 2^ek * e^(L x)
+#define SCHED_OP_COS2_FRAC 9  // v = c0 + c1 * g((A + sgn x) * scale)^pw, g by shape (1 cos^2, 2 sin^2),
+                              //   the angle reduced again by pi/2 (a cosine of rational half period)
 
 // Longest run one plan covers: keeps x = i + frac exact in float.
 #define SCHED_RUN_MAX 8388608  // 2^23
@@ -326,6 +332,21 @@ SCHED_FN float sched_op_affine_exp(sched_plan P, sched_i32 i, float frac) {
   return P.c0 + ((P.A + P.sgn * x) * P.scale) * sched_exp_core(P, x, i);
 }
 
+// A cosine of rational half period n / m is planned one step at a time, its
+// integer angle reduced exactly (|angle| <= pi/4); a fractional step adds
+// m * frac half-period units, up to m, so the angle is reduced again here,
+// by pi/2 (three-part Cody-Waite: exact for the few quarter turns a step can
+// add). Integer steps (x = 0, q = 0) give the bits of the plain cos^2 / sin^2.
+SCHED_FN float sched_op_cos2_frac(sched_plan P, float x) {
+  float y = (P.A + P.sgn * x) * P.scale;
+  float q = sched_rint(y * SCHED_2_OVER_PI);
+  float r = ((y - q * SCHED_PIO2_1) - q * SCHED_PIO2_2) - q * SCHED_PIO2_3;
+  bool odd = (((sched_i32)q) & 1) != 0;
+  float c = ((P.shape == 1) != odd) ? sched_cos_poly(r) : sched_sin_poly(r);
+  float g = c * c;
+  return P.c0 + P.c1 * (P.pw == 1.0f ? g : sched_pow_pos(g, P.pw));
+}
+
 SCHED_FN float sched_plan_eval(sched_plan P, sched_i32 i, float frac) {
   float x = (float)(i + P.ioff) + frac;
   switch (P.op) {
@@ -345,6 +366,8 @@ SCHED_FN float sched_plan_eval(sched_plan P, sched_i32 i, float frac) {
       return sched_op_pow(P, x);
     case SCHED_OP_AFFINE_EXP:
       return sched_op_affine_exp(P, i, frac);
+    case SCHED_OP_COS2_FRAC:
+      return sched_op_cos2_frac(P, x);
     default:
       return P.c0;
   }
@@ -415,10 +438,17 @@ SCHED_FN sched_plan sched_plan_linear(sched_segment seg, sched_i64 a) {
 // init + (end - init) sin^2, m odd (near end) end + (init - end) sin^2, so
 // init and end are exact and neither end cancels (an exponent != 1 keeps
 // the cos^2 / sin^2 power of the first form).
+// A step multiplier m > 1 (unclamped only) makes the half period n / m steps,
+// a fraction (Hugging Face's num_cycles): the angle is pi (a m) / (2n), its
+// integer a m reduced exactly mod 2n (the host keeps 2 n m < 2^62), one step
+// per plan (consecutive steps are m apart on the wave).
 SCHED_FN sched_plan sched_plan_cosine(sched_segment seg, sched_i64 a) {
   sched_plan P = sched_const_plan(seg.p[0]);
   sched_i64 n = seg.n;
   bool unclamped = (seg.flags & SCHED_FLAG_UNCLAMPED) != 0;
+  sched_i64 step = a;
+  sched_i64 mul = seg.m > 1 ? seg.m : 1;
+  if (mul > 1) a = sched_floor_mod(sched_floor_mod(a, 2 * n) * mul, 2 * n);
   if (a < n || unclamped) {
     sched_i64 h = n / 2;
     sched_i64 ah = sched_sat_add(a, h);
@@ -440,6 +470,14 @@ SCHED_FN sched_plan sched_plan_cosine(sched_segment seg, sched_i64 a) {
       P.shape = P.op == SCHED_OP_COS2 ? 1 : 2;
       P.pw = seg.p[3];
       P.op = SCHED_OP_POW;
+    }
+    if (mul > 1) {  // this step alone; a fraction of it moves m times as far
+      P.shape = P.op == SCHED_OP_POW ? P.shape : (P.op == SCHED_OP_COS2 ? 1 : 2);
+      P.op = SCHED_OP_COS2_FRAC;
+      P.A = (float)(a - mn);
+      P.sgn = (float)mul;
+      P.ioff = 0;
+      P.limit = step;
     }
   }
   return P;

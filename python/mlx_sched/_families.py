@@ -947,16 +947,30 @@ def warmup_stable_decay(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, stable_ste
                                            ("decay_type", decay_type, None)], make)
 
 
-def _hf_half_cycle(num_cycles: float, L: int) -> int:
-    """The steps of half a cosine cycle, L / (2 num_cycles): a whole number here."""
-    n_f = L / (2.0 * num_cycles)
-    n = round(n_f)
-    if n < 1 or abs(n_f - n) > 1e-9 * n_f or n >= _STEP_LIMIT:
-        raise ValueError(
-            f"num_cycles={num_cycles} makes half a cosine cycle (num_training_steps - num_warmup_steps) / (2 num_cycles) "
-            f"= {n_f:.6g} steps; mlx-sched needs a whole number of steps here (cosines are reduced exactly on integers)."
-        )
-    return int(n)
+def _hf_half_cycle(num_cycles: float, L: int) -> Tuple[int, int]:
+    """Half a cosine cycle, L / (2 num_cycles) steps, as a fraction n / m
+    (the cosine segment's half period n and step multiplier m, 2 n m < 2^62).
+
+    2 num_cycles is taken as its nearest fraction P / Q (exact for the values
+    people write, 0.3 or 1/3 included; otherwise within 2^-40 of it, far below
+    float32's resolution over the schedule), so that every step's angle is
+    reduced exactly on integers."""
+    two_c = 2.0 * num_cycles
+    if two_c > 2**14 * L:  # a fractional step may then add 2^14 half cycles (schedule.h)
+        raise ValueError(f"num_cycles must be at most 8192 cycles per step, (num_training_steps - num_warmup_steps) * 8192 "
+                         f"= {L * 8192}, but got {num_cycles}.")
+    for bits in (30, 26, 22, 18, 14, 10, 6, 2, 0):
+        f = Fraction(two_c).limit_denominator(2**bits)
+        if f <= 0 or abs(f - Fraction(two_c)) > Fraction(two_c) / 2**40:
+            continue
+        half = Fraction(L) / f
+        if half.numerator >= 1 and 2 * half.numerator * half.denominator < _STEP_LIMIT:
+            return int(half.numerator), int(half.denominator)
+    raise ValueError(
+        f"num_cycles={num_cycles} with num_training_steps - num_warmup_steps = {L}: half a cosine cycle, "
+        f"{L} / (2 num_cycles) steps, is not a fraction mlx-sched can reduce exactly; "
+        f"use a num_cycles with a small denominator (such as 0.3, 1.5 or 1/3)."
+    )
 
 
 def _hf_cosine(i: float, w: int, t: int, c: float, m: float, shift: int = 0) -> List[Segment]:
@@ -964,9 +978,9 @@ def _hf_cosine(i: float, w: int, t: int, c: float, m: float, shift: int = 0) -> 
     p = (s - w + shift) / max(1, t - w), not clamped (the cosine goes on past t);
     a join piece for boundary w (its local step is s - w + shift)."""
     L = max(1, t - w)
-    n = _hf_half_cycle(c, L)
+    n, mul = _hf_half_cycle(c, L)
     seg = cosine_segment(i, m * i, n, flags=FLAGS["unclamped"])
-    return [Segment(seg.kind, seg.params, seg.n, seg.flags, offset=-shift)]
+    return [Segment(seg.kind, seg.params, seg.n, seg.flags, offset=-shift, m=mul if mul > 1 else 0)]
 
 
 def _check_cycles(name: str, v: Any) -> float:
@@ -995,8 +1009,7 @@ def cosine_with_min_lr(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, total_steps
     As HF, p is not clamped: past ``total_steps`` T the cosine rises again.
     ``init > 0``, ``0 <= W < T``; exactly one of ``min_lr >= 0`` and
     ``min_lr_rate >= 0`` (``min_lr = min_lr_rate * init``). ``num_cycles`` c
-    ``> 0`` (default 0.5: one decay) must make half a cycle, (T - W) / (2c),
-    a whole number of steps.
+    ``> 0`` (default 0.5: one decay), any value HF takes.
 
     Args:
         init (float or 1-D sequence): Peak value, ``> 0``.
@@ -1004,8 +1017,8 @@ def cosine_with_min_lr(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, total_steps
         total_steps (int or 1-D sequence): T, an integer ``>= 1`` and ``> W``.
         min_lr (float or 1-D sequence, optional): Floor of the cosine, ``>= 0``.
             Default: ``None`` (give ``min_lr_rate`` instead).
-        num_cycles (float or 1-D sequence, optional): c, ``> 0``, such that
-            ``max(1, T - W) / (2c)`` is a whole number of steps. Default: ``0.5``.
+        num_cycles (float or 1-D sequence, optional): c, ``> 0``: the cosine
+            completes c cycles over ``T - W`` steps. Default: ``0.5``.
         min_lr_rate (float or 1-D sequence, optional): ``min_lr / init``,
             ``>= 0``. Default: ``None`` (give ``min_lr`` instead).
 
@@ -1016,7 +1029,7 @@ def cosine_with_min_lr(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, total_steps
         TypeError: An argument of the wrong type (named in the message).
         ValueError: An argument out of its range (named in the message).
         ValueError: ``total_steps <= warmup_steps``, both or neither of
-            ``min_lr`` and ``min_lr_rate``, or half a cycle not a whole number of steps.
+            ``min_lr`` and ``min_lr_rate``.
 
     Example:
         >>> lr = mlx_sched.cosine_with_min_lr(1.0, 10, 110, 0.1)
@@ -1043,15 +1056,14 @@ def cosine_with_warmup(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, total_steps
               \tfrac12 (1 + \cos 2 \pi c p) & s \ge W \end{cases}, \quad p = \frac{s - W}{\max(1, T - W)}
 
     ``num_cycles`` c ``> 0`` (default 0.5: from ``init`` down to 0 at T); p is
-    not clamped (as HF: the cosine goes on past T). Half a cycle,
-    ``max(1, T - W) / (2c)``, must be a whole number of steps. ``W >= 0``, ``T >= 1``.
+    not clamped (as HF: the cosine goes on past T). ``W >= 0``, ``T >= 1``.
 
     Args:
         init (float or 1-D sequence): Peak value (any real).
         warmup_steps (int or 1-D sequence): Steps of the linear warmup W, an integer ``>= 0`` (0: no warmup).
         total_steps (int or 1-D sequence): T, an integer ``>= 1``.
-        num_cycles (float or 1-D sequence, optional): c, ``> 0``, such that
-            ``max(1, T - W) / (2c)`` is a whole number of steps. Default: ``0.5``.
+        num_cycles (float or 1-D sequence, optional): c, ``> 0``: the cosine
+            completes c cycles over ``T - W`` steps. Default: ``0.5``.
 
     Returns:
         Schedule: The schedule; a batch when any argument is a 1-D sequence.
@@ -1059,7 +1071,6 @@ def cosine_with_warmup(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, total_steps
     Raises:
         TypeError: An argument of the wrong type (named in the message).
         ValueError: An argument out of its range (named in the message).
-        ValueError: Half a cycle not a whole number of steps.
 
     Example:
         >>> lr = mlx_sched.cosine_with_warmup(10.0, 2, 10)
@@ -1144,14 +1155,13 @@ def cosine_warmup_with_min_lr(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, tota
     ``init * (r + (1 - r) s / max(1, W - 1))``; then
     ``init * (m + (1 - m) (1 + cos 2 pi c p) / 2)`` with ``p = (s - W + 1) / max(1, T - W)``
     (not clamped). Exactly one of ``min_lr`` and ``min_lr_rate`` (m = min_lr / init).
-    Half a cycle, ``max(1, T - W) / (2c)``, must be a whole number of steps.
 
     Args:
         init (float or 1-D sequence): Peak value, ``> 0``.
         warmup_steps (int or 1-D sequence): Steps of the linear warmup W, an integer ``>= 0`` (0: no warmup).
         total_steps (int or 1-D sequence): T, an integer ``>= 1``.
-        num_cycles (float or 1-D sequence, optional): c, ``> 0``, such that
-            ``max(1, T - W) / (2c)`` is a whole number of steps. Default: ``0.5``.
+        num_cycles (float or 1-D sequence, optional): c, ``> 0``: the cosine
+            completes c cycles over ``T - W`` steps. Default: ``0.5``.
         min_lr (float or 1-D sequence, optional): Floor of the cosine, ``>= 0``.
             Default: ``None`` (give ``min_lr_rate`` instead).
         min_lr_rate (float or 1-D sequence, optional): m = ``min_lr / init``,
@@ -1166,8 +1176,7 @@ def cosine_warmup_with_min_lr(init: ScalarOrSeq, warmup_steps: ScalarOrSeq, tota
     Raises:
         TypeError: An argument of the wrong type (named in the message).
         ValueError: An argument out of its range (named in the message).
-        ValueError: Both or neither of ``min_lr`` and ``min_lr_rate``, or half
-            a cycle not a whole number of steps.
+        ValueError: Both or neither of ``min_lr`` and ``min_lr_rate``.
 
     Example:
         >>> lr = mlx_sched.cosine_warmup_with_min_lr(1.0, 10, 110, min_lr_rate=0.1)
