@@ -18,10 +18,22 @@ import mlx_sched as ms
 from mlx_sched import optimizers as fo
 
 
+def _equal(x, y):
+    """Bit for bit on the CPU. On a GPU, MLX's compiled (JIT-fused) kernels
+    round an op differently from its eager ones (seen on the H100: Adam's
+    parameters one ulp apart after compiled steps), so there float32 closeness:
+    a state replayed on the wrong layout is off by far more."""
+    if x.dtype != y.dtype or x.shape != y.shape:
+        return False
+    if mx.array_equal(x, y).item():
+        return True
+    return mx.default_device() != mx.cpu and mx.allclose(x, y, rtol=1e-5, atol=1e-7).item()
+
+
 def same(a, b):
     fa, fb = tree_flatten(a), tree_flatten(b)
     assert [k for k, _ in fa] == [k for k, _ in fb]
-    bad = [k for (k, x), (_, y) in zip(fa, fb) if not (x.dtype == y.dtype and mx.array_equal(x, y).item())]
+    bad = [k for (k, x), (_, y) in zip(fa, fb) if not _equal(x, y)]
     assert not bad, bad
     return True
 
@@ -320,4 +332,4 @@ def test_shapeless_compile_never_replays_a_trace_on_another_layout():
 
     ref, ours = run(optim), run(fo)
     for k in ref:
-        assert np.array_equal(np.array(ours[k]), np.array(ref[k])), k
+        assert _equal(ours[k], ref[k]), k
