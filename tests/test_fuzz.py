@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import mlx_sched as ms
 from oracle import build, scale, values
-from strategies import product_spec, spec
+from strategies import pos32, product_spec, spec
 from helpers import assert_close
 
 EXAMPLES = int(os.environ.get("MLX_SCHED_FUZZ_EXAMPLES", "100"))
@@ -52,3 +52,57 @@ def test_fuzz_products_and_exponents_against_float64_oracle(specs, steps):
     """multiply and cosine_decay(exponent=) (issue 15): joins of products and
     products of joins, at steps of every dtype, against the float64 oracle."""
     _check_against_oracle(specs, steps)
+
+
+# ---- the families (issue 15): random arguments against families_oracle
+from fractions import Fraction  # noqa: E402
+
+from families_oracle import hf_cosine, torch_onecycle  # noqa: E402
+
+# num_cycles: decimals people write (exact as fractions, also past T), and
+# arbitrary floats (nearest fraction within 2^-40: checked up to 4 (T - W))
+_cycles = st.one_of(st.integers(1, 400).map(lambda k: k / 100), st.integers(1, 12).map(lambda k: k / 3),
+                    st.floats(0.01, 20.0))
+
+
+@st.composite
+def _family(draw):
+    which = draw(st.sampled_from(["warmup", "min_lr", "warmup_lr_rate", "onecycle"]))
+    if which == "onecycle":
+        e, spe = draw(st.integers(1, 40)), draw(st.integers(1, 60))
+        pct = draw(st.floats(0.0625, 0.9375, width=32))
+        lr, three = draw(pos32), draw(st.booleans())
+        an = draw(st.sampled_from(["cos", "linear"]))
+        T = e * spe
+        if three and (2 * pct * T - 2 <= pct * T - 1 or T - 1 <= 2 * pct * T - 2) or pct * T - 1 <= 0 or T - 1 <= pct * T - 1:
+            which = "skip"
+        return (which, lambda: ms.onecycle(max_lr=lr, epochs=e, steps_per_epoch=spe, pct_start=pct, anneal=an, three_phase=three),
+                lambda: torch_onecycle(T, lr, pct, an, three=three), lr, T)
+    w, L = draw(st.integers(0, 300)), draw(st.integers(1, 5000))
+    c, init = draw(_cycles), draw(pos32)
+    exact = not isinstance(c, float) or Fraction(repr(c)).denominator <= 300
+    if which == "warmup":
+        return (which, lambda: ms.cosine_with_warmup(init, w, w + L, num_cycles=c), lambda: hf_cosine(init, w, w + L, c), init, (exact, L))
+    m = draw(st.floats(0.0, 1.0, width=32))
+    if which == "min_lr":
+        return (which, lambda: ms.cosine_with_min_lr(init, w, w + L, num_cycles=c, min_lr_rate=m),
+                lambda: hf_cosine(init, w, w + L, c, m), init, (exact, L))
+    r = draw(st.floats(0.0, 1.0, width=32))
+    return (which, lambda: ms.cosine_warmup_with_min_lr(init, w, w + L, num_cycles=c, min_lr_rate=m, warmup_lr_rate=r),
+            lambda: hf_cosine(init, w, w + L, c, m, 1, r), init, (exact, L))
+
+
+@fuzz
+@given(_family(), st.lists(st.integers(-100, 2**62), min_size=1, max_size=12), st.lists(st.integers(0, 20000), min_size=1, max_size=12))
+def test_fuzz_families_against_float64_oracle(fam, far, near):
+    which, make, oracle, sc, extra = fam
+    if which == "skip":
+        return
+    steps = near
+    if which == "onecycle" or extra[0]:
+        steps = near + far  # exact fractions: any step; others to 4 (T - W)
+    else:
+        steps = [s % (4 * extra[1] + 300) for s in near]
+    ours = np.array(make()(mx.array(np.array(steps, np.int64))))
+    f = oracle()
+    assert_close(ours, [f(s) for s in steps], sc, rtol=1e-5, atol_rel=2e-6)
