@@ -65,42 +65,99 @@ Args:
 Returns:
     array: float32 of shape ``(n,)`` or ``(G, n)``.)");
 
-  using GroupTuple = std::tuple<int, int, int, float, float, float, float, float, float, float>;
+  nb::class_<sched_opt_group>(m, "FusedGroup", "A parameter group's hyperparameters (math/optim.h: sched_opt_group).")
+      .def(
+          "__init__",
+          [](sched_opt_group* g, int lr_prog, int wd_prog, int flags, float momentum, float one_minus_dampening,
+             float b1, float one_minus_b1, float b2, float one_minus_b2, float eps) {
+            new (g) sched_opt_group{lr_prog, wd_prog, flags, momentum, one_minus_dampening, b1, one_minus_b1, b2,
+                                    one_minus_b2, eps};
+          },
+          nb::kw_only(), "lr_prog"_a, "wd_prog"_a, "flags"_a = 0, "momentum"_a = 0.0f, "one_minus_dampening"_a = 1.0f,
+          "b1"_a = 0.0f, "one_minus_b1"_a = 1.0f, "b2"_a = 0.0f, "one_minus_b2"_a = 1.0f, "eps"_a = 0.0f)
+      .def_rw("lr_prog", &sched_opt_group::lr_prog, "Row of the programs input: the learning rate.")
+      .def_rw("wd_prog", &sched_opt_group::wd_prog, "Row of the programs input: the weight decay.")
+      .def_rw("flags", &sched_opt_group::flags, "OPT_FLAGS bits.")
+      .def_rw("momentum", &sched_opt_group::momentum)
+      .def_rw("one_minus_dampening", &sched_opt_group::one_minus_dampening)
+      .def_rw("b1", &sched_opt_group::b1)
+      .def_rw("one_minus_b1", &sched_opt_group::one_minus_b1)
+      .def_rw("b2", &sched_opt_group::b2)
+      .def_rw("one_minus_b2", &sched_opt_group::one_minus_b2)
+      .def_rw("eps", &sched_opt_group::eps)
+      // copy.deepcopy and pickle of an optimizer (its built groups) go through these
+      .def("__getstate__",
+           [](const sched_opt_group& g) {
+             return std::make_tuple(g.lr_prog, g.wd_prog, g.flags, g.momentum, g.one_minus_dampening, g.b1,
+                                    g.one_minus_b1, g.b2, g.one_minus_b2, g.eps);
+           })
+      .def("__setstate__",
+           [](sched_opt_group& g, const std::tuple<int, int, int, float, float, float, float, float, float, float>& t) {
+             new (&g) sched_opt_group{std::get<0>(t), std::get<1>(t), std::get<2>(t), std::get<3>(t), std::get<4>(t),
+                                      std::get<5>(t), std::get<6>(t), std::get<7>(t), std::get<8>(t), std::get<9>(t)};
+           });
+
+  nb::class_<mlx_sched::FusedTensors>(m, "FusedTensors",
+                                      "Where each tensor of a fused step sits, one entry per tensor (ops.h).")
+      .def(
+          "__init__",
+          [](mlx_sched::FusedTensors* t, std::vector<int> group_of, std::vector<int> bucket_of,
+             std::vector<int64_t> offset, std::vector<int> param_src, std::vector<int64_t> param_off) {
+            new (t) mlx_sched::FusedTensors{std::move(group_of), std::move(bucket_of), std::move(offset),
+                                            std::move(param_src), std::move(param_off)};
+          },
+          nb::kw_only(), "group_of"_a, "bucket_of"_a, "offset"_a, "param_src"_a, "param_off"_a)
+      .def_rw("group_of", &mlx_sched::FusedTensors::group_of, "Each tensor's parameter group.")
+      .def_rw("bucket_of", &mlx_sched::FusedTensors::bucket_of, "Each tensor's bucket (its flat buffers).")
+      .def_rw("offset", &mlx_sched::FusedTensors::offset, "Each tensor's element offset in its bucket.")
+      .def_rw("param_src", &mlx_sched::FusedTensors::param_src, "Each tensor's parameter source.")
+      .def_rw("param_off", &mlx_sched::FusedTensors::param_off, "Each tensor's element offset in its source.")
+      .def("__getstate__",
+           [](const mlx_sched::FusedTensors& t) {
+             return std::make_tuple(t.group_of, t.bucket_of, t.offset, t.param_src, t.param_off);
+           })
+      .def("__setstate__",
+           [](mlx_sched::FusedTensors& t, const std::tuple<std::vector<int>, std::vector<int>, std::vector<int64_t>,
+                                                           std::vector<int>, std::vector<int64_t>>& s) {
+             new (&t) mlx_sched::FusedTensors{std::get<0>(s), std::get<1>(s), std::get<2>(s), std::get<3>(s),
+                                              std::get<4>(s)};
+           });
+
   m.def(
       "fused_step",
-      [](int kind, const mx::array& step, const mx::array& programs, const std::vector<GroupTuple>& groups,
-         const std::vector<int>& group_of, const std::vector<mx::array>& grads,
-         const std::vector<mx::array>& param_sources, const std::vector<int>& param_src,
-         const std::vector<int64_t>& param_off, const std::vector<int>& bucket_of,
-         const std::vector<int64_t>& offset, const std::vector<mx::array>& states, mx::StreamOrDevice s) {
-        std::vector<sched_opt_group> gs;
-        for (const auto& g : groups) {
-          gs.push_back({std::get<0>(g), std::get<1>(g), std::get<2>(g), std::get<3>(g), std::get<4>(g),
-                        std::get<5>(g), std::get<6>(g), std::get<7>(g), std::get<8>(g), std::get<9>(g)});
-        }
-        return mlx_sched::fused_step(kind, step, programs, gs, group_of, grads, param_sources, param_src, param_off,
-                                     bucket_of, offset, states, s);
+      [](int kind, const mx::array& step, const mx::array& programs, const std::vector<sched_opt_group>& groups,
+         const mlx_sched::FusedTensors& tensors, const std::vector<mx::array>& grads,
+         const std::vector<mx::array>& param_sources, const std::vector<std::vector<mx::array>>& states,
+         mx::StreamOrDevice s) {
+        auto r = mlx_sched::fused_step(kind, step, programs, groups, tensors, grads, param_sources, states, s);
+        nb::dict d;
+        d["step"] = r.step;
+        d["learning_rate"] = r.learning_rate;
+        d["params"] = r.params;
+        d["states"] = r.states;
+        return d;
       },
-      "kind"_a, "step"_a, "programs"_a, "groups"_a, "group_of"_a, "grads"_a, "param_sources"_a, "param_src"_a,
-      "param_off"_a, "bucket_of"_a, "offset"_a, "states"_a, nb::kw_only(), "stream"_a = nb::none(),
-      R"(One fused optimizer step over every tensor (one primitive, one kernel).
+      nb::kw_only(), "kind"_a, "step"_a, "programs"_a, "groups"_a, "tensors"_a, "grads"_a, "param_sources"_a,
+      "states"_a, "stream"_a = nb::none(),
+      R"(One fused optimizer step over every tensor: one FusedStep primitive, one kernel launch.
 
 Args:
     kind (int): OPTIMIZERS["sgd"|"adam"|"adamw"].
     step (array): uint64 scalar, the counter before this step.
     programs (array): int32 (P, R, 16), the groups' schedule programs.
-    groups (list[tuple]): per group (lr_prog, wd_prog, flags, momentum,
-        1 - dampening, b1, 1 - b1, b2, 1 - b2, eps).
-    group_of (list[int]): the group of each tensor.
+    groups (list[FusedGroup]): each group's hyperparameters and program rows.
+    tensors (FusedTensors): where each tensor sits (group, bucket, offset,
+        parameter source and offset in it), one entry per gradient.
     grads (list[array]): the gradients (any layout).
     param_sources (list[array]): the parameters: previous flat buffers, or
         the tensors themselves.
-    param_src, param_off (list[int]): each tensor's source and element offset in it.
-    bucket_of, offset (list[int]): each tensor's bucket (flat buffer) and element offset in it.
-    states (list[array]): per bucket, flat states (SGD: v; Adam/AdamW: m, v).
+    states (list[list[array]]): per bucket, its flat states (SGD: [v];
+        Adam/AdamW: [m, v]).
 
 Returns:
-    list[array]: [step + 1, learning rates, flat params per bucket, flat states].)");
+    dict: ``step`` (the counter after the step), ``learning_rate`` (each
+    group's rate), ``params`` (per bucket, the flat parameters) and
+    ``states`` (per bucket, the flat states).)");
 
   m.def(
       "flat_view",

@@ -89,12 +89,11 @@ std::string shape_str(const mx::array& a) {
 
 }  // namespace
 
-std::vector<mx::array> fused_step(
+FusedStepResult fused_step(
     int kind, const mx::array& step, const mx::array& programs, const std::vector<sched_opt_group>& groups,
-    const std::vector<int>& group_of, const std::vector<mx::array>& grads,
-    const std::vector<mx::array>& param_sources, const std::vector<int>& param_src,
-    const std::vector<int64_t>& param_off, const std::vector<int>& bucket_of, const std::vector<int64_t>& offset,
-    const std::vector<mx::array>& states, mx::StreamOrDevice s) {
+    const FusedTensors& tensors, const std::vector<mx::array>& grads, const std::vector<mx::array>& param_sources,
+    const std::vector<std::vector<mx::array>>& bucket_states, mx::StreamOrDevice s) {
+  const auto& [group_of, bucket_of, offset, param_src, param_off] = tensors;
   if (kind != SCHED_OPT_SGD && kind != SCHED_OPT_ADAM && kind != SCHED_OPT_ADAMW) {
     fail("kind must be 0 (SGD), 1 (Adam) or 2 (AdamW), but got " + std::to_string(kind) + ".");
   }
@@ -114,22 +113,27 @@ std::vector<mx::array> fused_step(
   const size_t ns = kind == SCHED_OPT_SGD ? 1 : 2;
   if (group_of.size() != n || param_src.size() != n || param_off.size() != n || bucket_of.size() != n ||
       offset.size() != n) {
-    fail("grads, group_of, param_src, param_off, bucket_of and offset must have the same length.");
+    fail("grads and the tensors' group_of, bucket_of, offset, param_src and param_off must have the same length.");
   }
-  if (states.size() % ns != 0 || (states.empty() && n > 0)) {
-    fail("states must hold " + std::to_string(ns) + " flat arrays per bucket, but got " +
-         std::to_string(states.size()) + ".");
+  std::vector<mx::array> states;  // the primitive's order: bucket by bucket
+  for (size_t b = 0; b < bucket_states.size(); ++b) {
+    if (bucket_states[b].size() != ns) {
+      fail("states must hold " + std::to_string(ns) + " flat arrays per bucket, but bucket " + std::to_string(b) +
+           " has " + std::to_string(bucket_states[b].size()) + ".");
+    }
+    states.insert(states.end(), bucket_states[b].begin(), bucket_states[b].end());
   }
-  const size_t nb = states.size() / ns;
+  if (states.empty() && n > 0) fail("states must hold " + std::to_string(ns) + " flat arrays per bucket, but got 0.");
+  const size_t nb = bucket_states.size();
   FusedStep::Layout layout;
   for (size_t b = 0; b < nb; ++b) {
-    const auto& st = states[b * ns];
+    const auto& st = bucket_states[b][0];
     for (size_t k = 0; k < ns; ++k) {
-      const auto& a = states[b * ns + k];
+      const auto& a = bucket_states[b][k];
       if (a.ndim() != 1 || a.shape(0) != st.shape(0) || a.dtype() != st.dtype() ||
           (a.dtype() != mx::float32 && a.dtype() != mx::float16 && a.dtype() != mx::bfloat16)) {
-        fail("states[" + std::to_string(b * ns + k) + "] must be a flat float32, float16 or bfloat16 array "
-             "of its bucket's size and dtype.");
+        fail("states[" + std::to_string(b) + "][" + std::to_string(k) + "] must be a flat float32, float16 or "
+             "bfloat16 array of its bucket's size and dtype.");
       }
     }
     layout.bucket_size.push_back(st.shape(0));
@@ -144,7 +148,7 @@ std::vector<mx::array> fused_step(
     if (bucket_of[i] < 0 || bucket_of[i] >= static_cast<int>(nb)) {
       fail("bucket_of" + at + " = " + std::to_string(bucket_of[i]) + " is not a bucket.");
     }
-    const auto& st = states[bucket_of[i] * ns];
+    const auto& st = bucket_states[bucket_of[i]][0];
     if (g.dtype() != st.dtype() || offset[i] < 0 || offset[i] + static_cast<int64_t>(g.size()) > st.shape(0)) {
       std::ostringstream o;
       o << "grads" << at << " (dtype " << g.dtype() << ", " << g.size() << " elements at offset " << offset[i]
@@ -177,8 +181,8 @@ std::vector<mx::array> fused_step(
   std::vector<mx::Shape> shapes = {{}, groups.size() == 1 ? mx::Shape{} : mx::Shape{static_cast<int>(groups.size())}};
   std::vector<mx::Dtype> dtypes = {mx::uint64, mx::float32};
   for (size_t b = 0; b < nb; ++b) {
-    shapes.push_back(states[b * ns].shape());
-    dtypes.push_back(states[b * ns].dtype());
+    shapes.push_back(bucket_states[b][0].shape());
+    dtypes.push_back(bucket_states[b][0].dtype());
   }
   for (const auto& a : states) {
     shapes.push_back(a.shape());
@@ -190,13 +194,22 @@ std::vector<mx::array> fused_step(
   auto walkable = [&](const mx::array& a) {
     return a.ndim() > SCHED_OPT_MAX_DIMS ? mx::contiguous(a, false, s) : a;
   };
-  std::vector<mx::array> inputs = {step, programs};
+  const FusedIo io{static_cast<int>(n), static_cast<int>(param_sources.size()), static_cast<int>(nb),
+                   static_cast<int>(ns)};
+  std::vector<mx::array> inputs = {step, programs};  // FusedIo's order
   for (const auto& g : grads) inputs.push_back(walkable(g));
   for (const auto& p : param_sources) inputs.push_back(walkable(p));
   inputs.insert(inputs.end(), states.begin(), states.end());
-  return mx::array::make_arrays(
+  auto out = mx::array::make_arrays(
       std::move(shapes), dtypes, std::make_shared<FusedStep>(mx::to_stream(s), kind, groups, std::move(layout)),
       inputs);
+  FusedStepResult r{out[FusedIo::step_out], out[FusedIo::rates], {}, {}};
+  for (size_t b = 0; b < nb; ++b) {
+    r.params.push_back(out[io.param_out(b)]);
+    r.states.emplace_back();
+    for (size_t k = 0; k < ns; ++k) r.states.back().push_back(out[io.state_out(b, k)]);
+  }
+  return r;
 }
 
 std::vector<mx::array> flat_views(

@@ -19,15 +19,35 @@ mx::array schedule_eval(
 mx::array schedule_values(
     const mx::array& program, const mx::array& start, int n, bool batched, mx::StreamOrDevice s = {});
 
+// Where each of a fused step's n tensors sits (one entry per tensor): its
+// group, its bucket and element offset in that bucket's flat buffers, and
+// its parameter: a source (one of the step's parameter sources) and an
+// element offset in it (0 for a tensor that is its own source).
+struct FusedTensors {
+  std::vector<int> group_of;
+  std::vector<int> bucket_of;
+  std::vector<int64_t> offset;
+  std::vector<int> param_src;
+  std::vector<int64_t> param_off;
+};
+
+// What a fused step returns: the counter after it, each group's learning
+// rate (a scalar for one group), and per bucket the flat parameters and
+// the flat states (SGD: v; Adam/AdamW: m, v).
+struct FusedStepResult {
+  mx::array step;
+  mx::array learning_rate;
+  std::vector<mx::array> params;
+  std::vector<std::vector<mx::array>> states;
+};
+
 // One fused optimizer step (kind: SCHED_OPT_SGD/ADAM/ADAMW, math/optim.h)
-// over n tensors held in flat buffers per bucket (primitives.h: FusedStep).
-// Returns [step + 1, learning rates, flat params per bucket, flat states].
-std::vector<mx::array> fused_step(
+// over the tensors of `grads`, held in flat buffers per bucket (states: per
+// bucket, its flat state arrays), as one FusedStep primitive (primitives.h).
+FusedStepResult fused_step(
     int kind, const mx::array& step, const mx::array& programs, const std::vector<sched_opt_group>& groups,
-    const std::vector<int>& group_of, const std::vector<mx::array>& grads,
-    const std::vector<mx::array>& param_sources, const std::vector<int>& param_src,
-    const std::vector<int64_t>& param_off, const std::vector<int>& bucket_of, const std::vector<int64_t>& offset,
-    const std::vector<mx::array>& states, mx::StreamOrDevice s = {});
+    const FusedTensors& tensors, const std::vector<mx::array>& grads, const std::vector<mx::array>& param_sources,
+    const std::vector<std::vector<mx::array>>& states, mx::StreamOrDevice s = {});
 
 // The arrays of `shapes` at element `offsets` of the flat buffer `flat`
 // (one FlatView node for all of them: keep them few, see primitives.h).

@@ -80,18 +80,21 @@ std::vector<mx::Shape> FusedStep::output_shapes(const std::vector<mx::array>& in
   // Only a shapeless mx.compile asks: the layout (every tensor's offset in
   // the flat buffers) was fixed when the step was traced, so the gradients
   // must keep their sizes.
+  const FusedIo io = this->io(inputs.size());
   for (int i = 0; i < num_tensors(); ++i) {
-    if (static_cast<int64_t>(inputs[2 + i].size()) != layout_.size[i]) {
+    if (static_cast<int64_t>(inputs[io.grad(i)].size()) != layout_.size[i]) {
       throw std::invalid_argument(
           "[FusedStep] under mx.compile(..., shapeless=True) a fused optimizer step keeps the parameter shapes "
           "it was traced with (its flat layout is fixed then): gradient " + std::to_string(i) + " has " +
-          std::to_string(inputs[2 + i].size()) + " elements, the trace " + std::to_string(layout_.size[i]) +
+          std::to_string(inputs[io.grad(i)].size()) + " elements, the trace " + std::to_string(layout_.size[i]) +
           ". Compile without shapeless=True, or trace again.");
     }
   }
   std::vector<mx::Shape> shapes = {{}, groups_.size() == 1 ? mx::Shape{} : mx::Shape{int(groups_.size())}};
   for (int b = 0; b < num_buckets(); ++b) shapes.push_back({static_cast<int>(layout_.bucket_size[b])});
-  for (int b = 0; b < num_buckets() * num_states(); ++b) shapes.push_back(inputs[inputs.size() - num_buckets() * num_states() + b].shape());
+  for (int b = 0; b < io.nb; ++b) {
+    for (int k = 0; k < io.ns; ++k) shapes.push_back(inputs[io.state(b, k)].shape());
+  }
   return shapes;
 }
 
@@ -154,31 +157,29 @@ FusedStep::Table FusedStep::prepare(
 }
 
 void FusedStep::validate(const std::vector<mx::array>& inputs) const {
-  const int n = num_tensors();
+  const FusedIo io = this->io(inputs.size());
   std::vector<sched_opt_layout> scratch;
-  for (int i = 0; i < n; ++i) {
-    if (layout_index(inputs[2 + n + layout_.param_src[i]], scratch) >= 0 && layout_.param_off[i] != 0) {
+  for (int i = 0; i < io.n; ++i) {
+    if (layout_index(inputs[io.source(layout_.param_src[i])], scratch) >= 0 && layout_.param_off[i] != 0) {
       throw std::invalid_argument("[FusedStep::eval] a strided parameter source must start at offset 0.");
     }
-    layout_index(inputs[2 + i], scratch);
+    layout_index(inputs[io.grad(i)], scratch);
   }
 }
 
 void FusedStep::allocate(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs, const Malloc& malloc) {
-  const int n = num_tensors(), nb = num_buckets(), ns = num_states();
-  const int nsrc = static_cast<int>(inputs.size()) - 2 - n - nb * ns;
-  auto source = [&](int k) -> const mx::array& { return inputs[2 + n + k]; };
-  auto state = [&](int b, int k) -> const mx::array& { return inputs[2 + n + nsrc + b * ns + k]; };
+  const FusedIo io = this->io(inputs.size());
+  const int n = io.n, nb = io.nb, ns = io.ns;
   // Each output holds its own copy of the inputs: drop the other outputs'
   // copies (MLX detaches them after this eval anyway) so that an input only
   // this step holds counts as donatable.
-  if (!outputs[0].is_tracer()) {
+  if (!outputs[FusedIo::step_out].is_tracer()) {
     for (auto& o : outputs) {
       if (&o.inputs() != &inputs) o.inputs().clear();
     }
   }
-  outputs[0].set_data(malloc(outputs[0].nbytes()));
-  outputs[1].set_data(malloc(outputs[1].nbytes()));
+  outputs[FusedIo::step_out].set_data(malloc(outputs[FusedIo::step_out].nbytes()));
+  outputs[FusedIo::rates].set_data(malloc(outputs[FusedIo::rates].nbytes()));
   auto donate_or_malloc = [&](const mx::array& in, mx::array& out) {
     if (in.is_donatable() && in.flags().row_contiguous && in.size() == out.size() && in.dtype() == out.dtype()) {
       out.copy_shared_buffer(in);
@@ -196,29 +197,26 @@ void FusedStep::allocate(const std::vector<mx::array>& inputs, std::vector<mx::a
       if (layout_.param_off[i] != layout_.offset[i]) single = false;
       src = layout_.param_src[i];
     }
-    auto& out = outputs[2 + b];
-    if (src >= 0 && single && source(src).ndim() == 1) {
-      donate_or_malloc(source(src), out);
+    auto& out = outputs[io.param_out(b)];
+    if (src >= 0 && single && inputs[io.source(src)].ndim() == 1) {
+      donate_or_malloc(inputs[io.source(src)], out);
     } else {
       out.set_data(malloc(out.nbytes()));
     }
-    for (int k = 0; k < ns; ++k) donate_or_malloc(state(b, k), outputs[2 + nb + b * ns + k]);
+    for (int k = 0; k < ns; ++k) donate_or_malloc(inputs[io.state(b, k)], outputs[io.state_out(b, k)]);
   }
 }
 
 FusedStep::Table FusedStep::make_table(const std::vector<mx::array>& inputs, const std::vector<mx::array>& outputs,
                                        const Address& address) const {
-  const int n = num_tensors(), nb = num_buckets(), ns = num_states();
-  const int nsrc = static_cast<int>(inputs.size()) - 2 - n - nb * ns;
-  auto grad = [&](int i) -> const mx::array& { return inputs[2 + i]; };
-  auto source = [&](int k) -> const mx::array& { return inputs[2 + n + k]; };
-  auto state = [&](int b, int k) -> const mx::array& { return inputs[2 + n + nsrc + b * ns + k]; };
+  const FusedIo io = this->io(inputs.size());
+  const int n = io.n, ns = io.ns;
   auto at = [&](const mx::array& a, int64_t off) { return address(a) + off; };
   Table t;
   for (int i = 0; i < n; ++i) {
     const int b = layout_.bucket_of[i];
-    const auto& g = grad(i);
-    const auto& p = source(layout_.param_src[i]);
+    const auto& g = inputs[io.grad(i)];
+    const auto& p = inputs[io.source(layout_.param_src[i])];
     const int64_t bytes = static_cast<int64_t>(g.itemsize());
     const int64_t off = layout_.offset[i] * bytes;
     sched_opt_tensor e{};
@@ -227,12 +225,12 @@ FusedStep::Table FusedStep::make_table(const std::vector<mx::array>& inputs, con
     e.param = at(p, layout_.param_off[i] * bytes);
     e.grad = at(g, 0);
     e.grad_layout = layout_index(g, t.layouts);
-    e.out_param = at(outputs[2 + b], off);
-    e.s0 = at(state(b, 0), off);
-    e.out_s0 = at(outputs[2 + nb + b * ns], off);
+    e.out_param = at(outputs[io.param_out(b)], off);
+    e.s0 = at(inputs[io.state(b, 0)], off);
+    e.out_s0 = at(outputs[io.state_out(b, 0)], off);
     if (ns == 2) {
-      e.s1 = at(state(b, 1), off);
-      e.out_s1 = at(outputs[2 + nb + b * ns + 1], off);
+      e.s1 = at(inputs[io.state(b, 1)], off);
+      e.out_s1 = at(outputs[io.state_out(b, 1)], off);
     }
     e.size = static_cast<sched_i64>(g.size());
     e.first_chunk = static_cast<sched_i32>(t.chunks);

@@ -62,6 +62,28 @@ class ScheduleEval : public mx::UnaryPrimitive {
 // parameters per bucket, then the new flat states. Constant in the number of
 // outputs: an MLX primitive with an output per tensor costs O(outputs x
 // inputs) to build and to schedule (measured: benchmarks/gpu/LOG.md).
+// Where each array sits among FusedStep's inputs and outputs: the op
+// (ops.cpp) builds them in this order, the primitive and every backend read
+// them through this map, never by index arithmetic of their own.
+//   inputs:  step, programs, grads[n], sources[nsrc], states[nb][ns]
+//   outputs: step + 1, learning rates, params[nb], states[nb][ns]
+struct FusedIo {
+  int n;     // tensors
+  int nsrc;  // parameter sources
+  int nb;    // buckets
+  int ns;    // states per bucket (SGD 1, Adam/AdamW 2)
+  static constexpr int step = 0, programs = 1;  // inputs
+  static constexpr int step_out = 0, rates = 1;  // outputs
+  static constexpr int first_tensor_array = 2;   // inputs and outputs past these hold tensor data
+  int grad(int i) const { return 2 + i; }
+  int source(int k) const { return 2 + n + k; }
+  int state(int b, int k) const { return 2 + n + nsrc + b * ns + k; }
+  int num_inputs() const { return 2 + n + nsrc + nb * ns; }
+  int param_out(int b) const { return 2 + b; }
+  int state_out(int b, int k) const { return 2 + nb + b * ns + k; }
+  int num_outputs() const { return 2 + nb + nb * ns; }
+};
+
 class FusedStep : public mx::Primitive {
  public:
   struct Layout {
@@ -88,6 +110,12 @@ class FusedStep : public mx::Primitive {
   int num_tensors() const { return static_cast<int>(layout_.group_of.size()); }
   int num_buckets() const { return static_cast<int>(layout_.bucket_size.size()); }
   int num_states() const { return kind_ == SCHED_OPT_SGD ? 1 : 2; }
+  // The map of this step's inputs and outputs (the sources are what the
+  // other inputs leave).
+  FusedIo io(size_t num_inputs) const {
+    const int n = num_tensors(), nb = num_buckets(), ns = num_states();
+    return {n, static_cast<int>(num_inputs) - 2 - n - nb * ns, nb, ns};
+  }
 
   // What every backend does before binding: outputs allocated (flat
   // parameters and states donated when nothing else holds their input), and

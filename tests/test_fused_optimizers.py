@@ -440,29 +440,39 @@ def test_bad_step_inputs(case):
 def test_raw_primitive_checks():
     prog = ms.constant(0.1).program
     g, flat = mx.zeros((3,)), mx.zeros((64,))
-    group = (0, 0, 0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0)
+    group = _ext.FusedGroup(lr_prog=0, wd_prog=0)
+    place = dict(group_of=[0], bucket_of=[0], offset=[0], param_src=[0], param_off=[0])
     step = mx.array(0, mx.uint64)
     cases = [
         (dict(kind=7), "kind must be 0 (SGD), 1 (Adam) or 2 (AdamW)"),
         (dict(step=mx.array(0)), "step must be a uint64 scalar"),
         (dict(programs=mx.zeros((1, 2, 3), mx.int32)), "program must be an int32 array of shape (G, R, 16)"),
-        (dict(groups=[(1, 0) + group[2:]]), "groups[0] names a program outside the 1 given"),
-        (dict(group_of=[1]), "group_of[0] = 1 is not a group"),
-        (dict(bucket_of=[1]), "bucket_of[0] = 1 is not a bucket"),
-        (dict(offset=[62]), "grads[0] (dtype float32, 3 elements at offset 62) does not fit its bucket"),
-        (dict(param_src=[2]), "param_src[0] = 2 is not a parameter source"),
+        (dict(groups=[_ext.FusedGroup(lr_prog=1, wd_prog=0)]), "groups[0] names a program outside the 1 given"),
+        (dict(tensors=dict(place, group_of=[1])), "group_of[0] = 1 is not a group"),
+        (dict(tensors=dict(place, bucket_of=[1])), "bucket_of[0] = 1 is not a bucket"),
+        (dict(tensors=dict(place, offset=[62])), "grads[0] (dtype float32, 3 elements at offset 62) does not fit its bucket"),
+        (dict(tensors=dict(place, param_src=[2])), "param_src[0] = 2 is not a parameter source"),
         (dict(param_sources=[mx.zeros((2, 2))]), "the parameter of grads[0] (source 0, shape (2, 2)"),
-        (dict(states=[flat.astype(mx.int32)]), "states[0] must be a flat float32, float16 or bfloat16 array"),
+        (dict(states=[[flat.astype(mx.int32)]]), "states[0][0] must be a flat float32, float16 or bfloat16 array"),
         (dict(states=[]), "states must hold 1 flat arrays per bucket, but got 0"),
-        (dict(group_of=[]), "must have the same length"),
+        (dict(states=[[flat, flat]]), "states must hold 1 flat arrays per bucket, but bucket 0 has 2"),
+        (dict(tensors=dict(place, group_of=[])), "must have the same length"),
     ]
     for change, msg in cases:
-        args = dict(kind=0, step=step, programs=prog, groups=[group], group_of=[0], grads=[g], param_sources=[g],
-                    param_src=[0], param_off=[0], bucket_of=[0], offset=[0], states=[flat])
+        args = dict(kind=0, step=step, programs=prog, groups=[group], tensors=place, grads=[g], param_sources=[g],
+                    states=[[flat]])
         args.update(change)
+        args["tensors"] = _ext.FusedTensors(**args["tensors"])
         with pytest.raises(ValueError) as e:
             _ext.fused_step(**args)
         assert msg in str(e.value)
+    # the named results, each where the primitive put it
+    args = dict(kind=1, step=step, programs=prog, groups=[group], tensors=_ext.FusedTensors(**place), grads=[g],
+                param_sources=[g], states=[[flat[:3], flat[3:6]]])
+    out = _ext.fused_step(**args)
+    assert sorted(out) == ["learning_rate", "params", "states", "step"]
+    assert out["step"].item() == 1 and out["learning_rate"].shape == ()
+    assert [p.shape for p in out["params"]] == [(3,)] and [[a.shape for a in b] for b in out["states"]] == [[(3,), (3,)]]
     with pytest.raises(ValueError, match="the view must lie inside a flat"):
         _ext.flat_view(flat, 60, [2, 3])
 

@@ -235,9 +235,9 @@ def emulate(emu, kind, opt, before, strided=(), donate=False, slots=25, drop=0):
     lengths = np.array([a.nbytes for a in arrays], np.int64)
     wr = np.array([id(a) in written for a in arrays], np.uint8)
     groups = np.zeros(len(opt._groups), GROUP)
-    for g, tup in enumerate(opt._groups):
-        groups[g]["lr_prog"], groups[g]["wd_prog"], groups[g]["flags"] = tup[:3]
-        groups[g]["f"] = tup[3:]
+    for g, grp in enumerate(opt._groups):
+        groups[g]["lr_prog"], groups[g]["wd_prog"], groups[g]["flags"] = grp.lr_prog, grp.wd_prog, grp.flags
+        groups[g]["f"] = [grp.momentum, grp.one_minus_dampening, grp.b1, grp.one_minus_b1, grp.b2, grp.one_minus_b2, grp.eps]
     programs = before["programs"]
     step = np.array([5], np.uint64)
     step_out = np.zeros(1, np.uint64)

@@ -71,7 +71,7 @@ void FusedStep::eval_cpu(const std::vector<mx::array>& inputs, std::vector<mx::a
   std::vector<mx::array> ins, outs;
   for (const auto& a : inputs) ins.push_back(mx::array::unsafe_weak_copy(a));
   for (const auto& a : outputs) outs.push_back(mx::array::unsafe_weak_copy(a));
-  auto self = std::static_pointer_cast<FusedStep>(outputs[0].primitive_ptr());
+  auto self = std::static_pointer_cast<FusedStep>(outputs[FusedIo::step_out].primitive_ptr());
   enc.dispatch([self = std::move(self), ins = std::move(ins), outs = std::move(outs)]() mutable {
     // Every address once, here, on the CPU stream's thread after it waited
     // for the inputs' producers (host_data.h).
@@ -83,14 +83,14 @@ void FusedStep::eval_cpu(const std::vector<mx::array>& inputs, std::vector<mx::a
     {
       std::lock_guard<std::mutex> lk(cpu::host_data_mutex());
       table = self->make_table(ins, outs, [](const mx::array& a) { return const_cast<sched_u8*>(a.data<sched_u8>()); });
-      step_out = outs[0].data<uint64_t>();
-      lr_out = outs[1].data<float>();
-      program_words = ins[1].data<int32_t>();
-      step = *ins[0].data<uint64_t>();
+      step_out = outs[FusedIo::step_out].data<uint64_t>();
+      lr_out = outs[FusedIo::rates].data<float>();
+      program_words = ins[FusedIo::programs].data<int32_t>();
+      step = *ins[FusedIo::step].data<uint64_t>();
     }
     const auto& groups = self->groups_;
     const int kind = self->kind_;
-    const int R = ins[1].shape(1);
+    const int R = ins[FusedIo::programs].shape(1);
     std::vector<sched_opt_scalars> scalars(groups.size());
     for (size_t g = 0; g < groups.size(); ++g) {
       scalars[g] = sched_opt_group_scalars(groups[g], program_words, R, step);

@@ -30,13 +30,13 @@ void FusedStep::eval_gpu(const std::vector<mx::array>& inputs, std::vector<mx::a
   for (const auto& out : outputs) enc.set_output_array(out);
 
   auto L = std::make_unique<cuda::OptLaunch>();
-  L->step = mx::gpu_ptr<uint64_t>(inputs[0]);
-  L->programs = mx::gpu_ptr<int32_t>(inputs[1]);
-  L->R = inputs[1].shape(1);
+  L->step = mx::gpu_ptr<uint64_t>(inputs[FusedIo::step]);
+  L->programs = mx::gpu_ptr<int32_t>(inputs[FusedIo::programs]);
+  L->R = inputs[FusedIo::programs].shape(1);
   L->ngroups = static_cast<int32_t>(groups_.size());
   std::copy(groups_.begin(), groups_.end(), L->groups);
-  L->step_out = mx::gpu_ptr<uint64_t>(outputs[0]);
-  L->lr_out = mx::gpu_ptr<float>(outputs[1]);
+  L->step_out = mx::gpu_ptr<uint64_t>(outputs[FusedIo::step_out]);
+  L->lr_out = mx::gpu_ptr<float>(outputs[FusedIo::rates]);
   CUfunction kernel = cuda::fused_step_kernel(kind_);
   const auto& T = table.tensors;
   const auto& Ls = table.layouts;

@@ -62,10 +62,10 @@ void FusedStep::eval_gpu(const std::vector<mx::array>& inputs, std::vector<mx::a
       writes[it->second] = out;
     }
   };
-  for (size_t k = 2; k < inputs.size(); ++k) add(inputs[k], nullptr);
-  for (size_t k = 2; k < outputs.size(); ++k) add(outputs[k], &outputs[k]);
+  for (size_t k = FusedIo::first_tensor_array; k < inputs.size(); ++k) add(inputs[k], nullptr);
+  for (size_t k = FusedIo::first_tensor_array; k < outputs.size(); ++k) add(outputs[k], &outputs[k]);
   metal_batches::Plan plan = metal_batches::plan(table.tensors, table.layouts, groups_, buffers);
-  plan.args.R = inputs[1].shape(1);
+  plan.args.R = inputs[FusedIo::programs].shape(1);
 
   auto& s = stream();
   auto& d = mx::metal::device(s.device);
@@ -86,11 +86,11 @@ void FusedStep::eval_gpu(const std::vector<mx::array>& inputs, std::vector<mx::a
     if (b > 0 && batch.nchunks == 0) continue;  // only empty tensors: nothing to do
     const SchedMetalOptArgs a = metal_batches::args_of(plan, b);
     enc.set_compute_pipeline_state(kernel);
-    enc.set_input_array(inputs[0], 0);
-    enc.set_input_array(inputs[1], 1);
+    enc.set_input_array(inputs[FusedIo::step], 0);
+    enc.set_input_array(inputs[FusedIo::programs], 1);
     enc.set_input_array(tab, 2);
-    enc.set_output_array(outputs[0], 3);
-    enc.set_output_array(outputs[1], 4);
+    enc.set_output_array(outputs[FusedIo::step_out], 3);
+    enc.set_output_array(outputs[FusedIo::rates], 4);
     enc.set_bytes(a, 5);
     for (int k = 0; k < SCHED_METAL_OPT_SLOTS; ++k) {
       const int idx = SCHED_METAL_OPT_FIXED + k;

@@ -290,6 +290,9 @@ class _Layout:
         for i, b in enumerate(self.bucket_of):
             self.members[b].append(i)
         self.fast = not self.fallback and self.leaf == list(range(len(flat)))
+        # the placement when each bucket's one source is its previous flat buffer
+        self.tensors_flat = _ext.FusedTensors(group_of=self.group_of, bucket_of=self.bucket_of, offset=self.offset,
+                                              param_src=self.bucket_of, param_off=self.offset)
 
 
 class _Fused(_optim.Optimizer):
@@ -338,9 +341,9 @@ class _Fused(_optim.Optimizer):
         """The constructor's checks (mlx.optimizers' messages); later
         attribute changes are taken as they come, as mlx.optimizers does."""
 
-    def _group_hyper(self, h: Dict[str, Any], has_wd: bool) -> Tuple[Any, ...]:
-        """A group's hyperparameters: (flags, momentum, 1 - dampening,
-        b1, 1 - b1, b2, 1 - b2, eps), as math/optim.h's sched_opt_group."""
+    def _group_hyper(self, h: Dict[str, Any], has_wd: bool) -> Dict[str, Any]:
+        """A group's hyperparameters as _ext.FusedGroup's named fields
+        (math/optim.h's sched_opt_group) other than the program rows."""
         raise NotImplementedError
 
     def _hyper_now(self) -> List[Dict[str, Any]]:
@@ -373,16 +376,16 @@ class _Fused(_optim.Optimizer):
                    self._row(wd_s, rows, members)]
             if row[0] < 0:
                 dynamic.append(g)
-            groups.append([*row, *hyper])
+            groups.append(_ext.FusedGroup(lr_prog=row[0], wd_prog=row[1], **hyper))
             schedules.append(lr if isinstance(lr_value, Schedule) else None)
         R = max(2, 1 + max(len(m) for m in members))
         programs = encode(members)
         if programs.shape[1] < R:
             programs = np.concatenate([programs, np.zeros((programs.shape[0], R - programs.shape[1], 16), np.int32)], 1)
         for k, g in enumerate(dynamic):
-            groups[g][0] = len(members) + k
+            groups[g].lr_prog = len(members) + k
         built: Dict[str, Any] = {
-            "groups": [tuple(g) for g in groups], "schedules": schedules, "dynamic": dynamic,
+            "groups": groups, "schedules": schedules, "dynamic": dynamic,
             "programs": mx.array(programs), "hypers": hypers, "snapshot": self._snapshot(),
         }
         if dynamic:  # constant programs whose value word the step fills in
@@ -856,7 +859,7 @@ class _Fused(_optim.Optimizer):
         kparams = params if L.fast else [params[i] for i in L.leaf]
         if fast:
             assert flats is not None
-            sources, src, off = list(flats), L.bucket_of, L.offset
+            sources, tensors = list(flats), L.tensors_flat
         else:
             sources, src, off = [], [0] * len(kparams), [0] * len(kparams)
             same = views is not None and flats is not None and self._layout is L and len(views) == len(kparams)
@@ -869,16 +872,16 @@ class _Fused(_optim.Optimizer):
                     for i in members:
                         src[i] = len(sources)
                         sources.append(kparams[i])
-        states = [fused[name][s] for name, _, _ in L.buckets for s in self._STATES]
+            tensors = _ext.FusedTensors(group_of=L.group_of, bucket_of=L.bucket_of, offset=L.offset,
+                                        param_src=src, param_off=off)
         out = _ext.fused_step(
-            _ext.OPTIMIZERS[self._KIND], step, programs, self._groups, L.group_of,
-            kgrads, sources, src, off, L.bucket_of, L.offset, states,
+            kind=_ext.OPTIMIZERS[self._KIND], step=step, programs=programs, groups=self._groups, tensors=tensors,
+            grads=kgrads, param_sources=sources, states=[[fused[name][s] for s in self._STATES] for name, _, _ in L.buckets],
         )
-        nb, ns = len(L.buckets), len(self._STATES)
         new_fused = dict(fused)
-        for b, (name, _, _) in enumerate(L.buckets):
-            new_fused[name] = {s: out[2 + nb + b * ns + k] for k, s in enumerate(self._STATES)}
-        flat_params = out[2:2 + nb]
+        for (name, _, _), st in zip(L.buckets, out["states"]):
+            new_fused[name] = dict(zip(self._STATES, st))
+        flat_params = out["params"]
         kviews = _ext.flat_views(flat_params, L.bucket_of, L.offset, L.shapes) if L.paths else []
         values: List[Any] = kviews
         if not L.fast:
@@ -886,7 +889,7 @@ class _Fused(_optim.Optimizer):
             for i, v in zip(L.leaf, kviews):
                 values[i] = v
             if L.fallback:
-                new_fused, reg = self._fallback(L, reg, new_fused, grads, params, values, out[0], out[1], step)
+                new_fused, reg = self._fallback(L, reg, new_fused, grads, params, values, out["step"], out["learning_rate"], step)
         # commit: nothing above assigned anything
         self._layout, self._views, self._flat_params = L, kviews, flat_params
         if reg is not self._reg:
@@ -894,8 +897,8 @@ class _Fused(_optim.Optimizer):
             state["layout"] = self._adopt(reg)
             if L.reg is not reg:  # the fallback moved states: next step plans again
                 self._layout = None
-        state["step"] = out[0]
-        state["learning_rate"] = out[1]
+        state["step"] = out["step"]
+        state["learning_rate"] = out["learning_rate"]
         state["fused"] = new_fused
         self._pending = None
         self._initialized = True
@@ -1133,14 +1136,14 @@ class SGD(_Fused):
         if h["nesterov"] and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening.")
 
-    def _group_hyper(self, h: Dict[str, Any], has_wd: bool) -> Tuple[Any, ...]:
+    def _group_hyper(self, h: Dict[str, Any], has_wd: bool) -> Dict[str, Any]:
         momentum = _real("momentum", h["momentum"])
         dampening = _real("dampening", h["dampening"])
         F = _ext.OPT_FLAGS
         flags = ((F["momentum"] if momentum > 0 else 0) | (F["nesterov"] if h["nesterov"] else 0)
                  | (F["weight_decay"] if has_wd else 0))
         omd = 1.0 - dampening if dampening > 0 else 1.0
-        return (flags, momentum, omd, 0.0, 1.0, 0.0, 1.0, 0.0)
+        return dict(flags=flags, momentum=momentum, one_minus_dampening=omd)
 
     def _reference_update(self, h: Dict[str, Any], g: mx.array, p: mx.array, st: Dict[str, mx.array],
                           lr: mx.array, wd: Any, step: mx.array) -> Tuple[mx.array, Dict[str, mx.array]]:
@@ -1232,7 +1235,7 @@ class Adam(_Fused):
         if not 0.0 <= eps:
             raise ValueError(f"Adam epsilon should be >=0, {eps} was provided instead")
 
-    def _group_hyper(self, h: Dict[str, Any], has_wd: bool) -> Tuple[Any, ...]:
+    def _group_hyper(self, h: Dict[str, Any], has_wd: bool) -> Dict[str, Any]:
         try:
             betas = list(h["betas"])
         except TypeError:
@@ -1242,7 +1245,7 @@ class Adam(_Fused):
         b1, b2 = (_real(f"betas[{i}]", beta) for i, beta in enumerate(betas))
         eps = _real("eps", h["eps"])
         flags = _ext.OPT_FLAGS["bias_correction"] if h["bias_correction"] else 0
-        return (flags, 0.0, 1.0, b1, 1.0 - b1, b2, 1.0 - b2, eps)
+        return dict(flags=flags, b1=b1, one_minus_b1=1.0 - b1, b2=b2, one_minus_b2=1.0 - b2, eps=eps)
 
     def _reference_update(self, h: Dict[str, Any], g: mx.array, p: mx.array, st: Dict[str, mx.array],
                           lr: mx.array, wd: Any, step: mx.array) -> Tuple[mx.array, Dict[str, mx.array]]:
