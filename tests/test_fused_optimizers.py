@@ -480,8 +480,13 @@ def test_raw_primitive_checks():
 def test_docstring_examples():
     import doctest
 
-    r = doctest.testmod(fo, extraglobs={"mlx_sched": ms}, optionflags=doctest.ELLIPSIS)
-    assert r.failed == 0 and r.attempted >= 6
+    from mlx_sched.optimizers import _adam, _fused, _sgd
+
+    failed = attempted = 0
+    for mod in (fo, _fused, _sgd, _adam):  # the package and the modules its classes live in
+        r = doctest.testmod(mod, extraglobs={"mlx_sched": ms}, optionflags=doctest.ELLIPSIS)
+        failed, attempted = failed + r.failed, attempted + r.attempted
+    assert failed == 0 and attempted >= 6
 
 
 def test_many_tensors_and_strided_gradients():

@@ -1,298 +1,35 @@
-"""Fused optimizers: one MLX primitive updates every parameter.
-
-``SGD``, ``Adam`` and ``AdamW`` take the constructor arguments of
-``mlx.optimizers`` 0.32.4 and follow its update formulas operation by
-operation (bfloat16/float16 parameters are rounded where MLX rounds them), and
-they are ``mlx.optimizers.Optimizer`` subclasses: ``update``,
-``apply_gradients``, ``init``, ``state`` and saving/loading the state work as
-there. A step is **one** ``FusedStep`` primitive, whatever the number of
-tensors and groups: it reads the step counter on the device, evaluates each
-group's learning-rate (and weight-decay) schedule in the kernel, updates every
-parameter and state tensor (in place when nothing else holds them, through
-MLX's buffer donation) and increments the counter.
-
-State: ``step`` (uint64) and ``learning_rate`` as in ``mlx.optimizers``
-(``(G,)`` with ``G`` groups), and ``fused``: per parameter dtype, flat
-buffers of the states (``m``, ``v``; ``v`` for SGD) in which every
-parameter's slice starts on a 64-element boundary. ``param_state(path)``
-gives one parameter's states as views. Saving ``tree_flatten(opt.state)``
-and assigning the loaded tree back to ``opt.state`` resumes a run (same
-model). The parameters a step returns are views of one flat buffer per
-dtype too; the next step reads that buffer directly and, when nothing else
-holds it, updates it in place (MLX's donation). Why flat: an MLX primitive
-with one output per tensor costs O(outputs x inputs) to build and schedule.
-
-``learning_rate`` (and ``weight_decay``) take a float or any mlx-sched
-schedule. ``groups`` gives parts of the model their own schedules and
-hyperparameters, chosen by a predicate on the parameter's path, like
-``mlx.optimizers.MultiOptimizer``'s filters; the first group whose predicate
-holds wins, the rest use the constructor's arguments::
-
-    import mlx_sched as ms
-    from mlx_sched.optimizers import AdamW
-    opt = AdamW(
-        ms.join_schedules([ms.linear_schedule(0.0, 1e-3, 100), ms.cosine_decay(1e-3, 10_000)], [100]),
-        groups=[(lambda path, p: p.ndim == 1, {"weight_decay": 0.0})],  # no decay on biases and norms
-    )
-"""
+"""The base of the fused optimizers: hyperparameters and groups as
+programs, the state (checkpoints included), and the step: one FusedStep."""
 
 from __future__ import annotations
 
-import json
 import math
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union, cast
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, cast
 
 import mlx.core as mx
 import mlx.optimizers as _optim
 import numpy as np
-from mlx.utils import tree_flatten as _tree_flatten
 
-from . import _ext
-from ._families import constant
-from ._program import constant_segment, encode
-from ._schedule import Schedule, program_bytes
-
-Rate = Union[float, int, Schedule]
-Predicate = Callable[[str, mx.array], bool]
-Group = Tuple[Predicate, Mapping[str, Any]]
-
-__all__ = ["SGD", "Adam", "AdamW"]
-
-_FLOAT_TYPES = (mx.float32, mx.float16, mx.bfloat16)
+from .. import _ext
+from .._families import constant
+from .._program import constant_segment, encode
+from .._schedule import Schedule, program_bytes
+from ._common import (
+    _FLOAT_TYPES, Group, Predicate, Rate, _as_schedule, _build, _dtype_name, _gather, _lookup, _lr_float, _plan, _same,
+    tree_flatten,
+)
+from ._layout import _Layout, _Registry, _restate
 
 
-def _as_schedule(name: str, value: Any) -> Schedule:
-    """A float or an unbatched mlx-sched schedule, as a schedule."""
-    if isinstance(value, Schedule):
-        if value.batched:
-            raise ValueError(f"{name} must be one schedule, not a batch of {len(value)}.")
-        return value
-    if isinstance(value, mx.array) and value.size == 1:
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(
-            f"{name} must be a float or an mlx_sched schedule (e.g. mlx_sched.cosine_decay(...)), "
-            f"but got {type(value).__name__}."
-        )
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, but got {value}.")
-    return constant(float(value))
+class _StepPlan(NamedTuple):
+    """One step's tensors and where they go (_Fused._plan_step)."""
 
-
-def _lr_float(value: Any) -> float:
-    """A learning rate given as a number (or a one-element array), checked."""
-    return float(_as_schedule("learning_rate", value).segments[0][0].params[0])
-
-
-def _real(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a float, but got {type(value).__name__}.")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, but got {value}.")
-    return float(value)
-
-
-def tree_flatten(tree: Any) -> List[Tuple[str, Any]]:
-    """``mlx.utils.tree_flatten``, typed (for saving ``opt.state``).
-
-    Args:
-        tree (Any): Nested dicts, lists and tuples of arrays (e.g. ``opt.state``).
-
-    Returns:
-        list of (str, Any): ``(dotted path, leaf)`` pairs, in MLX's order.
-    """
-    return cast(List[Tuple[str, Any]], _tree_flatten(tree))
-
-
-def _lookup(tree: Any, keys: Sequence[str]) -> Any:
-    for key in keys:
-        tree = tree[int(key)] if isinstance(tree, (list, tuple)) else tree[key]
-    return tree
-
-
-_ALIGN = 64  # elements: each tensor starts 256 bytes (float32) into its bucket
-_FORMAT = "mlx_sched.fused"
-_DTYPES = {"float32": mx.float32, "float16": mx.float16, "bfloat16": mx.bfloat16}
-
-
-def _dtype_name(dt: Any) -> str:
-    return str(dt).split(".")[-1]
-
-
-def _aligned(n: int) -> int:
-    return -(-n // _ALIGN) * _ALIGN
-
-
-class _Registry:
-    """Which parameters have optimizer state, and where: each one a slice of
-    a bucket (flat state buffers of one dtype) at a 64-element aligned
-    offset. Immutable: a change makes a new registry. It travels with the
-    state as ``state["layout"]`` (JSON bytes), so that a saved state names
-    its parameters."""
-
-    def __init__(self, buckets: Sequence[Tuple[str, Sequence[Tuple[str, Tuple[int, ...]]]]]):
-        self.buckets: List[Tuple[str, str, int]] = []  # (name, dtype name, size)
-        self.members: List[List[str]] = []
-        self.where: Dict[str, Tuple[int, int, Tuple[int, ...]]] = {}  # path -> (bucket, offset, shape)
-        counts: Dict[str, int] = {}
-        for dt, items in buckets:
-            if not items:
-                continue
-            k = counts.get(dt, 0)
-            counts[dt] = k + 1
-            off = 0
-            for path, shape in items:
-                self.where[path] = (len(self.buckets), off, tuple(shape))
-                off += _aligned(math.prod(shape))
-            self.buckets.append((dt if k == 0 else f"{dt}_{k}", dt, max(off, _ALIGN)))
-            self.members.append([p for p, _ in items])
-        self._array: Optional[mx.array] = None  # state["layout"] (set by _Fused._adopt)
-
-    def dtype_of(self, path: str) -> str:
-        return self.buckets[self.where[path][0]][1]
-
-    def spec(self) -> List[Tuple[str, List[Tuple[str, Tuple[int, ...]]]]]:
-        return [(dt, [(p, self.where[p][2]) for p in self.members[b]]) for b, (_, dt, _) in enumerate(self.buckets)]
-
-    def doc(self, states: Tuple[str, ...]) -> bytes:
-        """The layout as JSON bytes (``state["layout"]`` holds them, padded
-        with spaces: see ``_Fused._adopt``)."""
-        doc = {"format": _FORMAT, "version": 1, "align": _ALIGN, "states": list(states),
-               "buckets": [[dt, [[p, list(s)] for p, s in items]] for dt, items in self.spec()]}
-        return json.dumps(doc, separators=(",", ":")).encode()
-
-    @staticmethod
-    def parse(data: bytes, states: Tuple[str, ...]) -> "_Registry":
-        """A registry from the bytes of ``state["layout"]``; ValueError if it is not one."""
-        bad = "state['layout'] is not an mlx_sched optimizer layout"
-        try:
-            doc = json.loads(data.decode())
-        except (ValueError, TypeError) as e:
-            raise ValueError(f"{bad} ({e}).") from None
-        if not isinstance(doc, dict) or doc.get("format") != _FORMAT or doc.get("version") != 1 \
-                or doc.get("align") != _ALIGN:
-            raise ValueError(f"{bad} (format, version or alignment differ).")
-        if tuple(doc.get("states", ())) != states:
-            raise ValueError(f"the state holds {doc.get('states')} per parameter, but this optimizer keeps "
-                             f"{list(states)}: it was saved by another kind of optimizer.")
-        try:
-            spec = [(str(dt), [(str(p), tuple(int(d) for d in s)) for p, s in items]) for dt, items in doc["buckets"]]
-        except (KeyError, TypeError, ValueError) as e:
-            raise ValueError(f"{bad} ({e}).") from None
-        for dt, items in spec:
-            if dt not in _DTYPES:
-                raise ValueError(f"{bad} (dtype {dt}).")
-        return _Registry(spec)
-
-
-def _piece(flat: mx.array, start: int, end: int) -> mx.array:
-    """flat[start:end] as a FlatView: its shape is inferable under
-    mx.compile(shapeless=True), where a Slice's is not (a re-layout inside a
-    shapeless trace must replay)."""
-    return _ext.flat_view(flat, start, [end - start])
-
-
-def _restate(old: _Registry, fused: Mapping[str, Mapping[str, mx.array]], new: _Registry, names: Tuple[str, ...],
-             replace: Mapping[str, Mapping[str, mx.array]]) -> Dict[str, Dict[str, mx.array]]:
-    """Flat states for a new registry: each parameter's state comes from
-    ``replace``, else from its slice in the old buckets, else zeros. A bucket
-    made of one whole old bucket reuses its arrays (no copy); runs of
-    neighbours are sliced at once."""
-    out: Dict[str, Dict[str, mx.array]] = {}
-    for b, (name, dt_name, size) in enumerate(new.buckets):
-        dt = _DTYPES[dt_name]
-        members = new.members[b]
-        src = [old.where.get(p) if p not in replace else None for p in members]
-        if src and src[0] is not None and all(s is not None for s in src):
-            ob = src[0][0]
-            if old.members[ob] == members and old.buckets[ob] == (old.buckets[ob][0], dt_name, size):
-                out[name] = {s: fused[old.buckets[ob][0]][s] for s in names}
-                continue
-        out[name] = {}
-        for s in names:
-            pieces: List[mx.array] = []
-            run: Optional[List[int]] = None  # [old bucket, start, end] of the current slice
-            filled = 0
-            for p, where in zip(members, src):
-                n = math.prod(new.where[p][2])
-                at = new.where[p][1]
-                if at > filled:
-                    if run is not None:
-                        pieces.append(_piece(fused[old.buckets[run[0]][0]][s], run[1], run[2]))
-                        run = None
-                    pieces.append(mx.zeros((at - filled,), dt))
-                    filled = at
-                if where is not None and old.buckets[where[0]][1] == dt_name:
-                    ob, o, _ = where
-                    if run is not None and run[0] == ob and run[2] == o:
-                        run[2] = o + n
-                    else:
-                        if run is not None:
-                            pieces.append(_piece(fused[old.buckets[run[0]][0]][s], run[1], run[2]))
-                        run = [ob, o, o + n]
-                else:
-                    if run is not None:
-                        pieces.append(_piece(fused[old.buckets[run[0]][0]][s], run[1], run[2]))
-                        run = None
-                    if p in replace:
-                        pieces.append(replace[p][s].astype(dt).reshape(-1))
-                    elif where is not None:  # an old slice of another dtype
-                        ob, o, _ = where
-                        pieces.append(fused[old.buckets[ob][0]][s][o:o + n].astype(dt))
-                    else:
-                        pieces.append(mx.zeros((n,), dt))
-                filled += n
-            if run is not None:
-                pieces.append(_piece(fused[old.buckets[run[0]][0]][s], run[1], run[2]))
-            if filled < size:
-                pieces.append(mx.zeros((size - filled,), dt))
-            out[name][s] = pieces[0] if len(pieces) == 1 else mx.concatenate(pieces)
-    return out
-
-
-class _Layout:
-    """One step's plan over a gradient tree: the tensors the kernel updates
-    (``paths``, their bucket among the step's buckets, offset and group), the
-    ones updated with MLX's own operations (``fallback``: a parameter whose
-    dtype differs from its state's or its gradient's, as after ``set_dtype``),
-    and the tree's shape."""
-
-    def __init__(self, key: Tuple[Any, ...], reg: _Registry, flat: List[Tuple[str, mx.array]],
-                 params: List[mx.array], filters: List[Predicate], plan: Any):
-        self.key = key
-        self.reg = reg
-        self.plan = plan  # the gradients' tree shape (_plan)
-        self.n_leaves = len(flat)
-        self.group_all: List[int] = []
-        for path, p in zip([k for k, _ in flat], params):
-            g = 0
-            for k, fn in enumerate(filters):
-                if fn(path, p):
-                    g = k + 1
-                    break
-            self.group_all.append(g)
-        kernel = [i for i, (path, g) in enumerate(flat) if path in reg.where
-                  and reg.dtype_of(path) == _dtype_name(params[i].dtype) == _dtype_name(g.dtype)]
-        kset = set(kernel)
-        self.fallback = [i for i in range(len(flat)) if i not in kset]
-        self.leaf = kernel  # kernel tensor -> leaf index
-        self.paths = [flat[i][0] for i in kernel]
-        self.shapes = [list(params[i].shape) for i in kernel]
-        self.shape_t = [tuple(params[i].shape) for i in kernel]
-        self.group_of = [self.group_all[i] for i in kernel]
-        used = sorted({reg.where[p][0] for p in self.paths})
-        self.reg_bucket = used  # step bucket -> registry bucket
-        self.buckets = [(reg.buckets[b][0], _DTYPES[reg.buckets[b][1]], reg.buckets[b][2]) for b in used]
-        step_of = {b: k for k, b in enumerate(used)}
-        self.bucket_of = [step_of[reg.where[p][0]] for p in self.paths]
-        self.offset = [reg.where[p][1] for p in self.paths]
-        self.members: List[List[int]] = [[] for _ in used]
-        for i, b in enumerate(self.bucket_of):
-            self.members[b].append(i)
-        self.fast = not self.fallback and self.leaf == list(range(len(flat)))
-        # the placement when each bucket's one source is its previous flat buffer
-        self.tensors_flat = _ext.FusedTensors(group_of=self.group_of, bucket_of=self.bucket_of, offset=self.offset,
-                                              param_src=self.bucket_of, param_off=self.offset)
+    layout: _Layout
+    fast: bool  # the last step's plan, its flat buffers the parameter sources
+    grads: List[Any]  # the gradients, in tree order
+    params: List[mx.array]  # their parameters
+    reg: _Registry  # the registry after this step (a new one when states move)
+    fused: Dict[str, Dict[str, mx.array]]  # the flat states in that registry's layout
 
 
 class _Fused(_optim.Optimizer):
@@ -805,11 +542,20 @@ class _Fused(_optim.Optimizer):
         """
         self._refresh()
         self._current()
-        state = self._state
+        plan = self._plan_step(gradients, parameters)
+        self._check_fused(plan)
+        step = self._step_counter()
+        out = _ext.fused_step(kind=_ext.OPTIMIZERS[self._KIND], step=step, groups=self._groups,
+                              programs=self._step_programs(self._state.get("learning_rate")), **self._placement(plan))
+        return self._commit(plan, out, step)
+
+    def _plan_step(self, gradients: Dict[str, Any], parameters: Dict[str, Any]) -> "_StepPlan":
+        """The tensors of this step and where they go: the last step's plan
+        when the gradients have its tree and the model holds exactly the
+        views it handed out (walked without path strings), else the checked
+        tree, the registry (states laid out again when parameters came or
+        went, see _present_registry) and a layout for it."""
         L, views, flats = self._layout, self._views, self._flat_params
-        # Fast path: the same tree of gradients as last step (walked with the
-        # cached plan, no path strings), and the model holds exactly the views
-        # that step handed out (their shapes and dtypes known).
         fast = L is not None and L.fast and L.reg is self._reg and views is not None and flats is not None \
             and self._pending is None
         params: List[mx.array] = []
@@ -823,13 +569,12 @@ class _Fused(_optim.Optimizer):
                     for g, p, v, shape in zip(grads, params, views, L.shape_t))
             except (KeyError, IndexError, TypeError):
                 fast = False
-        reg, new_reg = self._reg, None
-        fused: Dict[str, Dict[str, mx.array]] = state.get("fused", {})
+        reg = self._reg
+        fused: Dict[str, Dict[str, mx.array]] = self._state.get("fused", {})
         if not fast:
             flat_g = tree_flatten(gradients)
             params = self._checked_params(flat_g, parameters)
-            flat_p = [(k, p) for (k, _), p in zip(flat_g, params)]
-            self._check_against(flat_p, strict=True)
+            self._check_against([(k, p) for (k, _), p in zip(flat_g, params)], strict=True)
             new_reg = self._present_registry(flat_g, params)
             if new_reg is not None:
                 fused = _restate(reg, fused, new_reg, self._STATES, {})
@@ -839,46 +584,63 @@ class _Fused(_optim.Optimizer):
                 L = _Layout(key, reg, flat_g, params, self._filters, _plan(gradients, iter(range(len(flat_g)))))
             grads = [g for _, g in flat_g]
         assert L is not None
-        for b, (name, dt, size) in enumerate(L.buckets):
-            have = fused.get(name)
+        return _StepPlan(L, fast, grads, params, reg, fused)
+
+    def _check_fused(self, plan: "_StepPlan") -> None:
+        """The flat states the layout needs (a loaded state may lack them)."""
+        for name, dt, size in plan.layout.buckets:
+            have = plan.fused.get(name)
             if not isinstance(have, dict) or any(
                     not isinstance(have.get(s), mx.array) or tuple(have[s].shape) != (size,) or have[s].dtype != dt
                     for s in self._STATES):
                 raise ValueError(f"optimizer state 'fused.{name}' does not match the parameters: it must hold "
                                  f"{self._STATES} as flat {_dtype_name(dt)} arrays of {size} elements.")
-        step = state.get("step")
+
+    def _step_counter(self) -> mx.array:
+        """state['step'] as the uint64 scalar the kernel reads (a loaded
+        checkpoint may hold another integer type)."""
+        step = self._state.get("step")
         if not (type(step) is mx.array and step.dtype == mx.uint64 and step.ndim == 0):
             if not isinstance(step, mx.array) or step.size != 1 or not mx.issubdtype(step.dtype, mx.integer):
                 raise ValueError("state['step'] must be an integer scalar mx.array.")
             step = step.reshape(()).astype(mx.uint64)
-        programs = self._step_programs(state.get("learning_rate"))
-        # Parameter sources: the previous step's flat buffer of a bucket when
-        # the model still holds exactly the views handed out (the buffer is
-        # then donated), else the tensors themselves.
-        kgrads = grads if L.fast else [grads[i] for i in L.leaf]
-        kparams = params if L.fast else [params[i] for i in L.leaf]
-        if fast:
+        return step
+
+    def _placement(self, plan: "_StepPlan") -> Dict[str, Any]:
+        """The kernel's tensors, parameter sources and states (fused_step's
+        arguments). A bucket's source is the previous step's flat buffer when
+        the model still holds exactly the views handed out (the buffer is then
+        donated), else the tensors themselves."""
+        L, views, flats = plan.layout, self._views, self._flat_params
+        kgrads = plan.grads if L.fast else [plan.grads[i] for i in L.leaf]
+        kparams = plan.params if L.fast else [plan.params[i] for i in L.leaf]
+        states = [[plan.fused[name][s] for s in self._STATES] for name, _, _ in L.buckets]
+        if plan.fast:
             assert flats is not None
-            sources, tensors = list(flats), L.tensors_flat
-        else:
-            sources, src, off = [], [0] * len(kparams), [0] * len(kparams)
-            same = views is not None and flats is not None and self._layout is L and len(views) == len(kparams)
-            for b, members in enumerate(L.members):
-                if same and all(kparams[i] is views[i] for i in members):  # type: ignore[index]
-                    for i in members:
-                        src[i], off[i] = len(sources), L.offset[i]
-                    sources.append(flats[b])  # type: ignore[index]
-                else:
-                    for i in members:
-                        src[i] = len(sources)
-                        sources.append(kparams[i])
-            tensors = _ext.FusedTensors(group_of=L.group_of, bucket_of=L.bucket_of, offset=L.offset,
-                                        param_src=src, param_off=off)
-        out = _ext.fused_step(
-            kind=_ext.OPTIMIZERS[self._KIND], step=step, programs=programs, groups=self._groups, tensors=tensors,
-            grads=kgrads, param_sources=sources, states=[[fused[name][s] for s in self._STATES] for name, _, _ in L.buckets],
-        )
-        new_fused = dict(fused)
+            return dict(tensors=L.tensors_flat, grads=kgrads, param_sources=list(flats), states=states)
+        sources: List[mx.array] = []
+        src, off = [0] * len(kparams), [0] * len(kparams)
+        same = views is not None and flats is not None and self._layout is L and len(views) == len(kparams)
+        for b, members in enumerate(L.members):
+            if same and all(kparams[i] is views[i] for i in members):  # type: ignore[index]
+                for i in members:
+                    src[i], off[i] = len(sources), L.offset[i]
+                sources.append(flats[b])  # type: ignore[index]
+            else:
+                for i in members:
+                    src[i] = len(sources)
+                    sources.append(kparams[i])
+        tensors = _ext.FusedTensors(group_of=L.group_of, bucket_of=L.bucket_of, offset=L.offset,
+                                    param_src=src, param_off=off)
+        return dict(tensors=tensors, grads=kgrads, param_sources=sources, states=states)
+
+    def _commit(self, plan: "_StepPlan", out: Dict[str, Any], step: mx.array) -> Dict[str, Any]:
+        """The step's results into the state and the returned tree: the only
+        place a step assigns anything (so an error before leaves all as it
+        was). Tensors the kernel does not take (_Layout.fallback) are updated
+        here by the reference formula."""
+        L, reg, state = plan.layout, plan.reg, self._state
+        new_fused = dict(plan.fused)
         for (name, _, _), st in zip(L.buckets, out["states"]):
             new_fused[name] = dict(zip(self._STATES, st))
         flat_params = out["params"]
@@ -889,8 +651,8 @@ class _Fused(_optim.Optimizer):
             for i, v in zip(L.leaf, kviews):
                 values[i] = v
             if L.fallback:
-                new_fused, reg = self._fallback(L, reg, new_fused, grads, params, values, out["step"], out["learning_rate"], step)
-        # commit: nothing above assigned anything
+                new_fused, reg = self._fallback(L, reg, new_fused, plan.grads, plan.params, values, out["step"],
+                                                out["learning_rate"], step)
         self._layout, self._views, self._flat_params = L, kviews, flat_params
         if reg is not self._reg:
             self._reg = reg
@@ -1006,317 +768,3 @@ class _Fused(_optim.Optimizer):
                                  f"parameter has shape {tuple(p.shape)} and dtype {p.dtype}.")
             params.append(p)
         return params
-
-
-def _same(a: Tuple[Any, ...], b: Tuple[Any, ...]) -> bool:
-    """Snapshots equal: schedules by identity, the rest by value and type."""
-    if len(a) != len(b):
-        return False
-    for x, y in zip(a, b):
-        if x is y:
-            continue
-        if isinstance(x, Schedule) or isinstance(y, Schedule) or type(x) is not type(y):
-            return False
-        try:
-            if not bool(x == y):
-                return False
-        except Exception:
-            return False
-    return True
-
-
-def _plan(tree: Any, leaves: Any) -> Any:
-    """The shape of a tree, in mlx.utils.tree_flatten's order: leaves become
-    their index, so that _build refills it without parsing paths."""
-    if isinstance(tree, (list, tuple)):
-        return (type(tree), [_plan(t, leaves) for t in tree])
-    if isinstance(tree, dict):
-        return (dict, [(k, _plan(v, leaves)) for k, v in tree.items()])
-    return next(leaves)
-
-
-def _gather(gtree: Any, ptree: Any, plan: Any, grads: List[Any], params: List[Any]) -> None:
-    """The leaves of the gradients (same structure as the plan, else KeyError)
-    and the parameters at the same places."""
-    if isinstance(plan, int):
-        grads.append(gtree)
-        params.append(ptree)
-        return
-    kind, children = plan
-    if not isinstance(gtree, dict if kind is dict else (list, tuple)) or len(gtree) != len(children):
-        raise KeyError("the gradients' structure changed")
-    if kind is dict:
-        for k, c in children:
-            _gather(gtree[k], ptree[k], c, grads, params)
-    else:
-        for j, c in enumerate(children):
-            _gather(gtree[j], ptree[j], c, grads, params)
-
-
-def _build(plan: Any, values: List[Any]) -> Any:
-    if isinstance(plan, int):
-        return values[plan]
-    kind, children = plan
-    if kind is dict:
-        return {k: _build(c, values) for k, c in children}
-    return kind(_build(c, values) for c in children)
-
-
-class SGD(_Fused):
-    r"""Stochastic gradient descent, fused (``mlx.optimizers.SGD``'s arguments and update).
-
-    .. math::
-
-        g &\leftarrow g + \text{wd}\, w \\
-        v_{t+1} &= \mu v_t + (1 - \tau) g_t \\
-        w_{t+1} &= w_t - \lambda_t\, (g_t + \mu v_{t+1} \text{ if nesterov else } v_{t+1})
-
-    With ``momentum <= 0``: ``w - lr * g`` and ``v`` stays as it is.
-    ``learning_rate`` and ``weight_decay``: float or schedule; ``groups``: see the module.
-
-    Args:
-        learning_rate (float or Schedule): :math:`\lambda_t`: a finite float
-            or one (unbatched) mlx-sched schedule, evaluated at the step.
-        momentum (float, optional): :math:`\mu`; ``<= 0``: no momentum.
-            Default: ``0``.
-        weight_decay (float or Schedule, optional): :math:`\text{wd}`, a float
-            or a schedule evaluated at the same step. Default: ``0``.
-        dampening (float, optional): :math:`\tau`. Default: ``0``.
-        nesterov (bool, optional): Nesterov momentum (needs ``momentum > 0``
-            and ``dampening == 0``). Default: ``False``.
-        groups (list of (callable, dict), optional): ``(predicate(path,
-            parameter) -> bool, {argument: value})`` pairs (keyword only): the
-            first group whose predicate holds gives a parameter these arguments
-            (any of the constructor's, schedules included) instead of the
-            constructor's. Default: ``None`` (one group).
-
-    Raises:
-        TypeError: An argument of the wrong type, or a malformed ``groups`` entry.
-        ValueError: An argument out of range, a batched schedule, or a group
-            setting an argument the optimizer does not take.
-
-    Example:
-        >>> import mlx.nn as nn
-        >>> from mlx_sched.optimizers import SGD
-        >>> model = nn.Linear(2, 2)
-        >>> opt = SGD(mlx_sched.step_decay(0.1, 0.5, 10), momentum=0.9)
-        >>> opt.init(model.trainable_parameters())
-        >>> sorted(opt.state)  # states live in one flat buffer per dtype; layout: which parameter is where
-        ['fused', 'layout', 'learning_rate', 'step']
-        >>> opt.param_state("weight")["v"].shape
-        (2, 2)
-    """
-
-    _KIND = "sgd"
-    _STATES = ("v",)
-    _ATTRS = ("momentum", "weight_decay", "dampening", "nesterov")
-    _DEFAULTS = {"learning_rate": None, "momentum": 0.0, "weight_decay": 0.0, "dampening": 0.0, "nesterov": False}
-
-    def __init__(
-        self,
-        learning_rate: Rate,
-        momentum: float = 0.0,
-        weight_decay: Rate = 0.0,
-        dampening: float = 0.0,
-        nesterov: bool = False,
-        *,
-        groups: Optional[Sequence[Group]] = None,
-    ):
-        self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.dampening = dampening
-        self.nesterov = nesterov
-        hyper = dict(learning_rate=learning_rate, momentum=momentum, weight_decay=weight_decay,
-                     dampening=dampening, nesterov=nesterov)
-        super().__init__(hyper, groups)
-
-    def _check_ranges(self, h: Dict[str, Any]) -> None:
-        momentum = _real("momentum", h["momentum"])
-        dampening = _real("dampening", h["dampening"])
-        if h["nesterov"] and (momentum <= 0 or dampening != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening.")
-
-    def _group_hyper(self, h: Dict[str, Any], has_wd: bool) -> Dict[str, Any]:
-        momentum = _real("momentum", h["momentum"])
-        dampening = _real("dampening", h["dampening"])
-        F = _ext.OPT_FLAGS
-        flags = ((F["momentum"] if momentum > 0 else 0) | (F["nesterov"] if h["nesterov"] else 0)
-                 | (F["weight_decay"] if has_wd else 0))
-        omd = 1.0 - dampening if dampening > 0 else 1.0
-        return dict(flags=flags, momentum=momentum, one_minus_dampening=omd)
-
-    def _reference_update(self, h: Dict[str, Any], g: mx.array, p: mx.array, st: Dict[str, mx.array],
-                          lr: mx.array, wd: Any, step: mx.array) -> Tuple[mx.array, Dict[str, mx.array]]:
-        # mlx.optimizers.SGD.apply_single, operation by operation
-        if isinstance(wd, mx.array):
-            g = g + wd.astype(g.dtype) * p
-        elif wd != 0:
-            g = g + wd * p
-        momentum, dampening = h["momentum"], h["dampening"]
-        if momentum <= 0:
-            return p - lr.astype(g.dtype) * g, st
-        v = momentum * st["v"]
-        if dampening > 0:
-            v = v + (1 - dampening) * g
-        else:
-            v = v + g
-        update = g + momentum * v if h["nesterov"] else v
-        return p - lr.astype(g.dtype) * update, {"v": v}
-
-
-class Adam(_Fused):
-    r"""Adam, fused (``mlx.optimizers.Adam``'s arguments and update).
-
-    .. math::
-
-        m_{t+1} &= \beta_1 m_t + (1 - \beta_1) g_t \\
-        v_{t+1} &= \beta_2 v_t + (1 - \beta_2) g_t^2 \\
-        w_{t+1} &= w_t - \lambda_t \frac{m_{t+1}}{\sqrt{v_{t+1}} + \epsilon}
-
-    With ``bias_correction``: ``lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)``,
-    ``t`` the step after the increment (MLX's). ``groups``: see the module.
-
-    Args:
-        learning_rate (float or Schedule): :math:`\lambda_t`: a finite float
-            or one (unbatched) mlx-sched schedule, evaluated at the step.
-        betas (list of float, optional): :math:`(\beta_1, \beta_2)`, each in
-            [0, 1). Default: ``[0.9, 0.999]``.
-        eps (float, optional): :math:`\epsilon`, ``>= 0``. Default: ``1e-8``.
-        bias_correction (bool, optional): Divide by :math:`1 - \beta^t` as
-            above. Default: ``False``.
-        groups (list of (callable, dict), optional): ``(predicate(path,
-            parameter) -> bool, {argument: value})`` pairs (keyword only): the
-            first group whose predicate holds gives a parameter these arguments
-            (any of the constructor's, schedules included) instead of the
-            constructor's. Default: ``None`` (one group).
-
-    Raises:
-        TypeError: An argument of the wrong type, or a malformed ``groups`` entry.
-        ValueError: An argument out of range, a batched schedule, or a group
-            setting an argument the optimizer does not take.
-
-    Example:
-        >>> from mlx_sched.optimizers import Adam
-        >>> opt = Adam(mlx_sched.cosine_decay(1e-3, 1000), betas=[0.9, 0.99])
-        >>> opt.betas
-        [0.9, 0.99]
-    """
-
-    _KIND = "adam"
-    _STATES = ("m", "v")
-    _ATTRS: Tuple[str, ...] = ("betas", "eps", "bias_correction")
-    _DEFAULTS = {"learning_rate": None, "betas": None, "eps": 1e-8, "bias_correction": False}
-
-    def __init__(
-        self,
-        learning_rate: Rate,
-        betas: List[float] = [0.9, 0.999],
-        eps: float = 1e-8,
-        bias_correction: bool = False,
-        *,
-        groups: Optional[Sequence[Group]] = None,
-    ):
-        hyper = dict(learning_rate=learning_rate, betas=betas, eps=eps, bias_correction=bias_correction)
-        self._init_adam(hyper, groups)
-
-    def _init_adam(self, hyper: Dict[str, Any], groups: Optional[Sequence[Group]]) -> None:
-        self.betas = hyper["betas"]
-        self.eps = hyper["eps"]
-        self.bias_correction = hyper["bias_correction"]
-        super().__init__(hyper, groups)
-
-    def _check_ranges(self, h: Dict[str, Any]) -> None:
-        betas = h["betas"]
-        for i, beta in enumerate(betas):
-            _real(f"betas[{i}]", beta)
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"Adam beta{i + 1} should be in [0, 1), {beta} was provided instead")
-        eps = _real("eps", h["eps"])
-        if not 0.0 <= eps:
-            raise ValueError(f"Adam epsilon should be >=0, {eps} was provided instead")
-
-    def _group_hyper(self, h: Dict[str, Any], has_wd: bool) -> Dict[str, Any]:
-        try:
-            betas = list(h["betas"])
-        except TypeError:
-            raise TypeError(f"betas must be two floats, but got {type(h['betas']).__name__}.") from None
-        if len(betas) != 2:
-            raise ValueError(f"betas must be two floats, but got {len(betas)}.")
-        b1, b2 = (_real(f"betas[{i}]", beta) for i, beta in enumerate(betas))
-        eps = _real("eps", h["eps"])
-        flags = _ext.OPT_FLAGS["bias_correction"] if h["bias_correction"] else 0
-        return dict(flags=flags, b1=b1, one_minus_b1=1.0 - b1, b2=b2, one_minus_b2=1.0 - b2, eps=eps)
-
-    def _reference_update(self, h: Dict[str, Any], g: mx.array, p: mx.array, st: Dict[str, mx.array],
-                          lr: mx.array, wd: Any, step: mx.array) -> Tuple[mx.array, Dict[str, mx.array]]:
-        # mlx.optimizers.Adam(W).apply_single, operation by operation
-        lr = lr.astype(g.dtype)
-        if self._KIND == "adamw":
-            p = p * (1 - lr * (wd.astype(g.dtype) if isinstance(wd, mx.array) else wd))
-        b1, b2 = h["betas"]
-        eps = h["eps"]
-        m = b1 * st["m"] + (1 - b1) * g
-        v = b2 * st["v"] + (1 - b2) * mx.square(g)
-        if h["bias_correction"]:
-            c1 = (lr / (1 - b1**step)).astype(g.dtype)
-            c2 = mx.rsqrt(1 - b2**step).astype(g.dtype)
-            return p - (c1 * m) / (mx.sqrt(v) * c2 + eps), {"m": m, "v": v}
-        return p - lr * m / (mx.sqrt(v) + eps), {"m": m, "v": v}
-
-
-class AdamW(Adam):
-    r"""AdamW, fused (``mlx.optimizers.AdamW``'s arguments and update).
-
-    .. math::
-
-        w &\leftarrow w\,(1 - \lambda_t\, \text{wd}_t) \\
-        w_{t+1} &= \text{Adam}(w, g)
-
-    ``weight_decay`` (default ``0.01``) is a float or a schedule, evaluated at
-    the same step as the learning rate. ``groups``: see the module.
-
-    Args:
-        learning_rate (float or Schedule): :math:`\lambda_t`: a finite float
-            or one (unbatched) mlx-sched schedule, evaluated at the step.
-        betas (list of float, optional): :math:`(\beta_1, \beta_2)`, each in
-            [0, 1). Default: ``[0.9, 0.999]``.
-        eps (float, optional): :math:`\epsilon`, ``>= 0``. Default: ``1e-8``.
-        weight_decay (float or Schedule, optional): :math:`\text{wd}_t`, a
-            float or a schedule evaluated at the same step. Default: ``0.01``.
-        bias_correction (bool, optional): Adam's bias correction. Default: ``False``.
-        groups (list of (callable, dict), optional): ``(predicate(path,
-            parameter) -> bool, {argument: value})`` pairs (keyword only): the
-            first group whose predicate holds gives a parameter these arguments
-            (any of the constructor's, schedules included) instead of the
-            constructor's. Default: ``None`` (one group).
-
-    Raises:
-        TypeError: An argument of the wrong type, or a malformed ``groups`` entry.
-        ValueError: An argument out of range, a batched schedule, or a group
-            setting an argument the optimizer does not take.
-
-    Example:
-        >>> from mlx_sched.optimizers import AdamW
-        >>> opt = AdamW(1e-3, groups=[(lambda path, p: p.ndim == 1, {"weight_decay": 0.0})])
-        >>> opt.weight_decay
-        0.01
-    """
-
-    _KIND = "adamw"
-    _ATTRS = ("betas", "eps", "weight_decay", "bias_correction")
-    _DEFAULTS = {**Adam._DEFAULTS, "weight_decay": 0.01}
-
-    def __init__(
-        self,
-        learning_rate: Rate,
-        betas: List[float] = [0.9, 0.999],
-        eps: float = 1e-8,
-        weight_decay: Rate = 0.01,
-        bias_correction: bool = False,
-        *,
-        groups: Optional[Sequence[Group]] = None,
-    ):
-        self.weight_decay = weight_decay
-        hyper = dict(learning_rate=learning_rate, betas=betas, eps=eps, weight_decay=weight_decay,
-                     bias_correction=bias_correction)
-        self._init_adam(hyper, groups)

@@ -1,0 +1,42 @@
+"""Fused optimizers: one MLX primitive updates every parameter.
+
+``SGD``, ``Adam`` and ``AdamW`` take the constructor arguments of
+``mlx.optimizers`` 0.32.4 and follow its update formulas operation by
+operation (bfloat16/float16 parameters are rounded where MLX rounds them), and
+they are ``mlx.optimizers.Optimizer`` subclasses: ``update``,
+``apply_gradients``, ``init``, ``state`` and saving/loading the state work as
+there. A step is **one** ``FusedStep`` primitive, whatever the number of
+tensors and groups: it reads the step counter on the device, evaluates each
+group's learning-rate (and weight-decay) schedule in the kernel, updates every
+parameter and state tensor (in place when nothing else holds them, through
+MLX's buffer donation) and increments the counter.
+
+State: ``step`` (uint64) and ``learning_rate`` as in ``mlx.optimizers``
+(``(G,)`` with ``G`` groups), and ``fused``: per parameter dtype, flat
+buffers of the states (``m``, ``v``; ``v`` for SGD) in which every
+parameter's slice starts on a 64-element boundary. ``param_state(path)``
+gives one parameter's states as views. Saving ``tree_flatten(opt.state)``
+and assigning the loaded tree back to ``opt.state`` resumes a run (same
+model). The parameters a step returns are views of one flat buffer per
+dtype too; the next step reads that buffer directly and, when nothing else
+holds it, updates it in place (MLX's donation). Why flat: an MLX primitive
+with one output per tensor costs O(outputs x inputs) to build and schedule.
+
+``learning_rate`` (and ``weight_decay``) take a float or any mlx-sched
+schedule. ``groups`` gives parts of the model their own schedules and
+hyperparameters, chosen by a predicate on the parameter's path, like
+``mlx.optimizers.MultiOptimizer``'s filters; the first group whose predicate
+holds wins, the rest use the constructor's arguments::
+
+    import mlx_sched as ms
+    from mlx_sched.optimizers import AdamW
+    opt = AdamW(
+        ms.join_schedules([ms.linear_schedule(0.0, 1e-3, 100), ms.cosine_decay(1e-3, 10_000)], [100]),
+        groups=[(lambda path, p: p.ndim == 1, {"weight_decay": 0.0})],  # no decay on biases and norms
+    )
+"""
+
+from ._adam import Adam, AdamW
+from ._sgd import SGD
+
+__all__ = ["SGD", "Adam", "AdamW"]

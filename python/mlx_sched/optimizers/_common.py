@@ -1,0 +1,135 @@
+"""What the fused optimizers share that is not the optimizer: argument
+checks, tree walks (paths, plans that refill a tree without parsing paths)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, List, Mapping, Sequence, Tuple, Union, cast
+
+import mlx.core as mx
+from mlx.utils import tree_flatten as _tree_flatten
+
+from .._families import constant
+from .._schedule import Schedule
+
+Rate = Union[float, int, Schedule]
+Predicate = Callable[[str, mx.array], bool]
+Group = Tuple[Predicate, Mapping[str, Any]]
+
+_FLOAT_TYPES = (mx.float32, mx.float16, mx.bfloat16)
+
+
+def _as_schedule(name: str, value: Any) -> Schedule:
+    """A float or an unbatched mlx-sched schedule, as a schedule."""
+    if isinstance(value, Schedule):
+        if value.batched:
+            raise ValueError(f"{name} must be one schedule, not a batch of {len(value)}.")
+        return value
+    if isinstance(value, mx.array) and value.size == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(
+            f"{name} must be a float or an mlx_sched schedule (e.g. mlx_sched.cosine_decay(...)), "
+            f"but got {type(value).__name__}."
+        )
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, but got {value}.")
+    return constant(float(value))
+
+
+def _lr_float(value: Any) -> float:
+    """A learning rate given as a number (or a one-element array), checked."""
+    return float(_as_schedule("learning_rate", value).segments[0][0].params[0])
+
+
+def _real(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a float, but got {type(value).__name__}.")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, but got {value}.")
+    return float(value)
+
+
+def tree_flatten(tree: Any) -> List[Tuple[str, Any]]:
+    """``mlx.utils.tree_flatten``, typed (for saving ``opt.state``).
+
+    Args:
+        tree (Any): Nested dicts, lists and tuples of arrays (e.g. ``opt.state``).
+
+    Returns:
+        list of (str, Any): ``(dotted path, leaf)`` pairs, in MLX's order.
+    """
+    return cast(List[Tuple[str, Any]], _tree_flatten(tree))
+
+
+def _lookup(tree: Any, keys: Sequence[str]) -> Any:
+    for key in keys:
+        tree = tree[int(key)] if isinstance(tree, (list, tuple)) else tree[key]
+    return tree
+
+
+_ALIGN = 64  # elements: each tensor starts 256 bytes (float32) into its bucket
+_FORMAT = "mlx_sched.fused"
+_DTYPES = {"float32": mx.float32, "float16": mx.float16, "bfloat16": mx.bfloat16}
+
+
+def _dtype_name(dt: Any) -> str:
+    return str(dt).split(".")[-1]
+
+
+def _aligned(n: int) -> int:
+    return -(-n // _ALIGN) * _ALIGN
+
+
+def _same(a: Tuple[Any, ...], b: Tuple[Any, ...]) -> bool:
+    """Snapshots equal: schedules by identity, the rest by value and type."""
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if x is y:
+            continue
+        if isinstance(x, Schedule) or isinstance(y, Schedule) or type(x) is not type(y):
+            return False
+        try:
+            if not bool(x == y):
+                return False
+        except Exception:
+            return False
+    return True
+
+
+def _plan(tree: Any, leaves: Any) -> Any:
+    """The shape of a tree, in mlx.utils.tree_flatten's order: leaves become
+    their index, so that _build refills it without parsing paths."""
+    if isinstance(tree, (list, tuple)):
+        return (type(tree), [_plan(t, leaves) for t in tree])
+    if isinstance(tree, dict):
+        return (dict, [(k, _plan(v, leaves)) for k, v in tree.items()])
+    return next(leaves)
+
+
+def _gather(gtree: Any, ptree: Any, plan: Any, grads: List[Any], params: List[Any]) -> None:
+    """The leaves of the gradients (same structure as the plan, else KeyError)
+    and the parameters at the same places."""
+    if isinstance(plan, int):
+        grads.append(gtree)
+        params.append(ptree)
+        return
+    kind, children = plan
+    if not isinstance(gtree, dict if kind is dict else (list, tuple)) or len(gtree) != len(children):
+        raise KeyError("the gradients' structure changed")
+    if kind is dict:
+        for k, c in children:
+            _gather(gtree[k], ptree[k], c, grads, params)
+    else:
+        for j, c in enumerate(children):
+            _gather(gtree[j], ptree[j], c, grads, params)
+
+
+def _build(plan: Any, values: List[Any]) -> Any:
+    if isinstance(plan, int):
+        return values[plan]
+    kind, children = plan
+    if kind is dict:
+        return {k: _build(c, values) for k, c in children}
+    return kind(_build(c, values) for c in children)

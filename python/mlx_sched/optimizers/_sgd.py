@@ -1,0 +1,115 @@
+"""Fused SGD (mlx.optimizers.SGD's arguments and update)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Optional, Sequence, Tuple
+
+import mlx.core as mx
+
+from .. import _ext
+from .._schedule import Schedule
+from ._common import Group, Rate, _real
+from ._fused import _Fused
+
+
+class SGD(_Fused):
+    r"""Stochastic gradient descent, fused (``mlx.optimizers.SGD``'s arguments and update).
+
+    .. math::
+
+        g &\leftarrow g + \text{wd}\, w \\
+        v_{t+1} &= \mu v_t + (1 - \tau) g_t \\
+        w_{t+1} &= w_t - \lambda_t\, (g_t + \mu v_{t+1} \text{ if nesterov else } v_{t+1})
+
+    With ``momentum <= 0``: ``w - lr * g`` and ``v`` stays as it is.
+    ``learning_rate`` and ``weight_decay``: float or schedule; ``groups``: see the module.
+
+    Args:
+        learning_rate (float or Schedule): :math:`\lambda_t`: a finite float
+            or one (unbatched) mlx-sched schedule, evaluated at the step.
+        momentum (float, optional): :math:`\mu`; ``<= 0``: no momentum.
+            Default: ``0``.
+        weight_decay (float or Schedule, optional): :math:`\text{wd}`, a float
+            or a schedule evaluated at the same step. Default: ``0``.
+        dampening (float, optional): :math:`\tau`. Default: ``0``.
+        nesterov (bool, optional): Nesterov momentum (needs ``momentum > 0``
+            and ``dampening == 0``). Default: ``False``.
+        groups (list of (callable, dict), optional): ``(predicate(path,
+            parameter) -> bool, {argument: value})`` pairs (keyword only): the
+            first group whose predicate holds gives a parameter these arguments
+            (any of the constructor's, schedules included) instead of the
+            constructor's. Default: ``None`` (one group).
+
+    Raises:
+        TypeError: An argument of the wrong type, or a malformed ``groups`` entry.
+        ValueError: An argument out of range, a batched schedule, or a group
+            setting an argument the optimizer does not take.
+
+    Example:
+        >>> import mlx.nn as nn
+        >>> from mlx_sched.optimizers import SGD
+        >>> model = nn.Linear(2, 2)
+        >>> opt = SGD(mlx_sched.step_decay(0.1, 0.5, 10), momentum=0.9)
+        >>> opt.init(model.trainable_parameters())
+        >>> sorted(opt.state)  # states live in one flat buffer per dtype; layout: which parameter is where
+        ['fused', 'layout', 'learning_rate', 'step']
+        >>> opt.param_state("weight")["v"].shape
+        (2, 2)
+    """
+
+    _KIND = "sgd"
+    _STATES = ("v",)
+    _ATTRS = ("momentum", "weight_decay", "dampening", "nesterov")
+    _DEFAULTS = {"learning_rate": None, "momentum": 0.0, "weight_decay": 0.0, "dampening": 0.0, "nesterov": False}
+
+    def __init__(
+        self,
+        learning_rate: Rate,
+        momentum: float = 0.0,
+        weight_decay: Rate = 0.0,
+        dampening: float = 0.0,
+        nesterov: bool = False,
+        *,
+        groups: Optional[Sequence[Group]] = None,
+    ):
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.dampening = dampening
+        self.nesterov = nesterov
+        hyper = dict(learning_rate=learning_rate, momentum=momentum, weight_decay=weight_decay,
+                     dampening=dampening, nesterov=nesterov)
+        super().__init__(hyper, groups)
+
+    def _check_ranges(self, h: Dict[str, Any]) -> None:
+        momentum = _real("momentum", h["momentum"])
+        dampening = _real("dampening", h["dampening"])
+        if h["nesterov"] and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening.")
+
+    def _group_hyper(self, h: Dict[str, Any], has_wd: bool) -> Dict[str, Any]:
+        momentum = _real("momentum", h["momentum"])
+        dampening = _real("dampening", h["dampening"])
+        F = _ext.OPT_FLAGS
+        flags = ((F["momentum"] if momentum > 0 else 0) | (F["nesterov"] if h["nesterov"] else 0)
+                 | (F["weight_decay"] if has_wd else 0))
+        omd = 1.0 - dampening if dampening > 0 else 1.0
+        return dict(flags=flags, momentum=momentum, one_minus_dampening=omd)
+
+    def _reference_update(self, h: Dict[str, Any], g: mx.array, p: mx.array, st: Dict[str, mx.array],
+                          lr: mx.array, wd: Any, step: mx.array) -> Tuple[mx.array, Dict[str, mx.array]]:
+        # mlx.optimizers.SGD.apply_single, operation by operation
+        if isinstance(wd, mx.array):
+            g = g + wd.astype(g.dtype) * p
+        elif wd != 0:
+            g = g + wd * p
+        momentum, dampening = h["momentum"], h["dampening"]
+        if momentum <= 0:
+            return p - lr.astype(g.dtype) * g, st
+        v = momentum * st["v"]
+        if dampening > 0:
+            v = v + (1 - dampening) * g
+        else:
+            v = v + g
+        update = g + momentum * v if h["nesterov"] else v
+        return p - lr.astype(g.dtype) * update, {"v": v}
