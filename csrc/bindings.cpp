@@ -3,9 +3,11 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/tuple.h>
 #include <nanobind/stl/variant.h>
+#include <nanobind/stl/array.h>
 #include <nanobind/stl/vector.h>
 
 #include <algorithm>
+#include <array>
 #include <initializer_list>
 #include <tuple>
 #include <utility>
@@ -65,37 +67,53 @@ Args:
 Returns:
     array: float32 of shape ``(n,)`` or ``(G, n)``.)");
 
+  using Slots = std::array<float, SCHED_OPT_HPS>;
+  using Rows = std::array<int, SCHED_OPT_HPS>;
   nb::class_<sched_opt_group>(m, "FusedGroup", "A parameter group's hyperparameters (math/optim.h: sched_opt_group).")
       .def(
           "__init__",
-          [](sched_opt_group* g, int lr_prog, int wd_prog, int flags, float momentum, float one_minus_dampening,
-             float b1, float one_minus_b1, float b2, float one_minus_b2, float eps) {
-            new (g) sched_opt_group{lr_prog, wd_prog, flags, momentum, one_minus_dampening, b1, one_minus_b1, b2,
-                                    one_minus_b2, eps};
+          [](sched_opt_group* g, int lr_prog, int wd_prog, int flags, const Rows& hp_prog, const Slots& hp,
+             const Slots& hp_1m) {
+            new (g) sched_opt_group{};
+            g->lr_prog = lr_prog;
+            g->wd_prog = wd_prog;
+            g->flags = flags;
+            for (int k = 0; k < SCHED_OPT_HPS; ++k) {
+              if (hp_prog[k] < -1 || hp_prog[k] > 32767) throw nb::value_error("hp_prog: a row, or -1 for a number.");
+              g->hp_prog[k] = static_cast<sched_i16>(hp_prog[k]);
+              g->hp[k] = hp[k];
+              g->hp_1m[k] = hp_1m[k];
+            }
           },
-          nb::kw_only(), "lr_prog"_a, "wd_prog"_a, "flags"_a = 0, "momentum"_a = 0.0f, "one_minus_dampening"_a = 1.0f,
-          "b1"_a = 0.0f, "one_minus_b1"_a = 1.0f, "b2"_a = 0.0f, "one_minus_b2"_a = 1.0f, "eps"_a = 0.0f)
+          nb::kw_only(), "lr_prog"_a, "wd_prog"_a, "flags"_a = 0, "hp_prog"_a = Rows{-1, -1, -1},
+          "hp"_a = Slots{0.0f, 0.0f, 0.0f}, "hp_1m"_a = Slots{1.0f, 1.0f, 1.0f},
+          "Program rows and numbers of a group: hp_prog/hp/hp_1m per slot (OPT_HP names the slots).")
       .def_rw("lr_prog", &sched_opt_group::lr_prog, "Row of the programs input: the learning rate.")
       .def_rw("wd_prog", &sched_opt_group::wd_prog, "Row of the programs input: the weight decay.")
       .def_rw("flags", &sched_opt_group::flags, "OPT_FLAGS bits.")
-      .def_rw("momentum", &sched_opt_group::momentum)
-      .def_rw("one_minus_dampening", &sched_opt_group::one_minus_dampening)
-      .def_rw("b1", &sched_opt_group::b1)
-      .def_rw("one_minus_b1", &sched_opt_group::one_minus_b1)
-      .def_rw("b2", &sched_opt_group::b2)
-      .def_rw("one_minus_b2", &sched_opt_group::one_minus_b2)
-      .def_rw("eps", &sched_opt_group::eps)
+      .def_prop_ro("hp_prog", [](const sched_opt_group& g) { return Rows{g.hp_prog[0], g.hp_prog[1], g.hp_prog[2]}; },
+                   "Each slot's program row (-1: the number in hp).")
+      .def_prop_ro("hp", [](const sched_opt_group& g) { return Slots{g.hp[0], g.hp[1], g.hp[2]}; },
+                   "Each slot's number (float32).")
+      .def_prop_ro("hp_1m", [](const sched_opt_group& g) { return Slots{g.hp_1m[0], g.hp_1m[1], g.hp_1m[2]}; },
+                   "1 - each slot's number (from double).")
       // copy.deepcopy and pickle of an optimizer (its built groups) go through these
       .def("__getstate__",
            [](const sched_opt_group& g) {
-             return std::make_tuple(g.lr_prog, g.wd_prog, g.flags, g.momentum, g.one_minus_dampening, g.b1,
-                                    g.one_minus_b1, g.b2, g.one_minus_b2, g.eps);
+             return std::make_tuple(g.lr_prog, g.wd_prog, g.flags, Rows{g.hp_prog[0], g.hp_prog[1], g.hp_prog[2]},
+                                    Slots{g.hp[0], g.hp[1], g.hp[2]}, Slots{g.hp_1m[0], g.hp_1m[1], g.hp_1m[2]});
            })
-      .def("__setstate__",
-           [](sched_opt_group& g, const std::tuple<int, int, int, float, float, float, float, float, float, float>& t) {
-             new (&g) sched_opt_group{std::get<0>(t), std::get<1>(t), std::get<2>(t), std::get<3>(t), std::get<4>(t),
-                                      std::get<5>(t), std::get<6>(t), std::get<7>(t), std::get<8>(t), std::get<9>(t)};
-           });
+      .def("__setstate__", [](sched_opt_group& g, const std::tuple<int, int, int, Rows, Slots, Slots>& t) {
+        new (&g) sched_opt_group{};
+        g.lr_prog = std::get<0>(t);
+        g.wd_prog = std::get<1>(t);
+        g.flags = std::get<2>(t);
+        for (int k = 0; k < SCHED_OPT_HPS; ++k) {
+          g.hp_prog[k] = static_cast<sched_i16>(std::get<3>(t)[k]);
+          g.hp[k] = std::get<4>(t)[k];
+          g.hp_1m[k] = std::get<5>(t)[k];
+        }
+      });
 
   nb::class_<mlx_sched::FusedTensors>(m, "FusedTensors",
                                       "Where each tensor of a fused step sits, one entry per tensor (ops.h).")
@@ -142,7 +160,8 @@ Returns:
       R"(One fused optimizer step over every tensor: one FusedStep primitive, one kernel launch.
 
 Args:
-    kind (int): OPTIMIZERS["sgd"|"adam"|"adamw"].
+    kind (int): OPTIMIZERS[name] (sgd, adam, adamw, rmsprop, adagrad,
+        adadelta, adamax, lion).
     step (array): uint64 scalar, the counter before this step.
     programs (array): int32 (P, R, 16), the groups' schedule programs.
     groups (list[FusedGroup]): each group's hyperparameters and program rows.
@@ -204,8 +223,13 @@ Returns:
       "flats"_a, "bucket_of"_a, "offset"_a, "shapes"_a,
       "Views of the flat buffers for many tensors (one FlatView node per 32 of a buffer).");
 
-  m.attr("OPTIMIZERS") =
-      table({{"sgd", SCHED_OPT_SGD}, {"adam", SCHED_OPT_ADAM}, {"adamw", SCHED_OPT_ADAMW}});
+#define SCHED_OPT_ENTRY(name, k, ns) {#name, k},
+  m.attr("OPTIMIZERS") = table({SCHED_OPTIMIZERS(SCHED_OPT_ENTRY)});
+#undef SCHED_OPT_ENTRY
+  m.attr("OPT_HP") = table({{"momentum", SCHED_OPT_HP_MOMENTUM}, {"dampening", SCHED_OPT_HP_DAMPENING},
+                            {"b1", SCHED_OPT_HP_B1}, {"b2", SCHED_OPT_HP_B2}, {"rho", SCHED_OPT_HP_RHO},
+                            {"eps", SCHED_OPT_HP_EPS}});
+  m.attr("OPT_HPS") = SCHED_OPT_HPS;
   m.attr("OPT_FLAGS") = table({{"momentum", SCHED_OPT_MOMENTUM}, {"nesterov", SCHED_OPT_NESTEROV},
                                {"weight_decay", SCHED_OPT_WEIGHT_DECAY},
                                {"bias_correction", SCHED_OPT_BIAS_CORRECTION}});

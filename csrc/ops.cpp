@@ -94,8 +94,9 @@ FusedStepResult fused_step(
     const FusedTensors& tensors, const std::vector<mx::array>& grads, const std::vector<mx::array>& param_sources,
     const std::vector<std::vector<mx::array>>& bucket_states, mx::StreamOrDevice s) {
   const auto& [group_of, bucket_of, offset, param_src, param_off] = tensors;
-  if (kind != SCHED_OPT_SGD && kind != SCHED_OPT_ADAM && kind != SCHED_OPT_ADAMW) {
-    fail("kind must be 0 (SGD), 1 (Adam) or 2 (AdamW), but got " + std::to_string(kind) + ".");
+  if (kind < 0 || kind >= SCHED_NUM_OPTIMIZERS) {
+    fail("kind must be one of OPTIMIZERS' values, 0 to " + std::to_string(SCHED_NUM_OPTIMIZERS - 1) + ", but got " +
+         std::to_string(kind) + ".");
   }
   if (step.dtype() != mx::uint64 || step.ndim() != 0) {
     fail("step must be a uint64 scalar array (the optimizer's counter).");
@@ -105,12 +106,14 @@ FusedStepResult fused_step(
   if (groups.empty() || groups.size() > 32767) fail("there must be between 1 and 32767 groups.");
   for (size_t i = 0; i < groups.size(); ++i) {
     const auto& g = groups[i];
-    if (g.lr_prog < 0 || g.lr_prog >= P || g.wd_prog < 0 || g.wd_prog >= P) {
+    bool rows_ok = g.lr_prog >= 0 && g.lr_prog < P && g.wd_prog >= 0 && g.wd_prog < P;
+    for (int k = 0; k < SCHED_OPT_HPS; ++k) rows_ok = rows_ok && g.hp_prog[k] >= -1 && g.hp_prog[k] < P;
+    if (!rows_ok) {
       fail("groups[" + std::to_string(i) + "] names a program outside the " + std::to_string(P) + " given.");
     }
   }
   const size_t n = grads.size();
-  const size_t ns = kind == SCHED_OPT_SGD ? 1 : 2;
+  const size_t ns = sched_opt_num_states(kind);
   if (group_of.size() != n || param_src.size() != n || param_off.size() != n || bucket_of.size() != n ||
       offset.size() != n) {
     fail("grads and the tensors' group_of, bucket_of, offset, param_src and param_off must have the same length.");

@@ -109,7 +109,7 @@ class FusedStep : public mx::Primitive {
 
   int num_tensors() const { return static_cast<int>(layout_.group_of.size()); }
   int num_buckets() const { return static_cast<int>(layout_.bucket_size.size()); }
-  int num_states() const { return kind_ == SCHED_OPT_SGD ? 1 : 2; }
+  int num_states() const { return sched_opt_num_states(kind_); }
   // The map of this step's inputs and outputs (the sources are what the
   // other inputs leave).
   FusedIo io(size_t num_inputs) const {

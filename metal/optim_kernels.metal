@@ -75,6 +75,6 @@ template <int KIND>
   }
 }
 
-instantiate_kernel(SCHED_METAL_FUSED_PREFIX "sgd", sched_fused_step, SCHED_OPT_SGD)
-instantiate_kernel(SCHED_METAL_FUSED_PREFIX "adam", sched_fused_step, SCHED_OPT_ADAM)
-instantiate_kernel(SCHED_METAL_FUSED_PREFIX "adamw", sched_fused_step, SCHED_OPT_ADAMW)
+#define SCHED_OPT_INSTANTIATE(name, k, ns) instantiate_kernel(SCHED_METAL_FUSED_PREFIX #name, sched_fused_step, k)
+SCHED_OPTIMIZERS(SCHED_OPT_INSTANTIATE)
+#undef SCHED_OPT_INSTANTIATE

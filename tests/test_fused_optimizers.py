@@ -444,7 +444,7 @@ def test_raw_primitive_checks():
     place = dict(group_of=[0], bucket_of=[0], offset=[0], param_src=[0], param_off=[0])
     step = mx.array(0, mx.uint64)
     cases = [
-        (dict(kind=7), "kind must be 0 (SGD), 1 (Adam) or 2 (AdamW)"),
+        (dict(kind=len(_ext.OPTIMIZERS)), f"kind must be one of OPTIMIZERS' values, 0 to {len(_ext.OPTIMIZERS) - 1}"),
         (dict(step=mx.array(0)), "step must be a uint64 scalar"),
         (dict(programs=mx.zeros((1, 2, 3), mx.int32)), "program must be an int32 array of shape (G, R, 16)"),
         (dict(groups=[_ext.FusedGroup(lr_prog=1, wd_prog=0)]), "groups[0] names a program outside the 1 given"),

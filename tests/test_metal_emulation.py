@@ -75,7 +75,7 @@ def as_numpy_steps(steps):
 def test_every_kernel_is_instantiated_by_the_naming_rule(emu):
     names = {emu.emu_name(i).decode() for i in range(emu.emu_count())}
     assert names == {f"sched_steps_{t}" for t in STEP_TYPES} | {"sched_range"} | {
-        f"sched_fused_step_{k}" for k in ("sgd", "adam", "adamw")}
+        f"sched_fused_step_{k}" for k in _ext.OPTIMIZERS}
 
 
 @pytest.mark.parametrize("steps_name", STEP_ARRAY_NAMES)
@@ -132,7 +132,8 @@ TENSOR = np.dtype([("param", "u8"), ("grad", "u8"), ("s0", "u8"), ("s1", "u8"), 
                    ("out_s0", "u8"), ("out_s1", "u8"), ("size", "i8"), ("first_chunk", "i4"), ("group", "i2"),
                    ("dtype", "i2"), ("grad_layout", "i4"), ("param_layout", "i4")])
 LAYOUT = np.dtype([("ndim", "i4"), ("shape", "i4", 4), ("pad", "i4"), ("strides", "i8", 4)])
-GROUP = np.dtype([("lr_prog", "i4"), ("wd_prog", "i4"), ("flags", "i4"), ("f", "f4", 7)])
+GROUP = np.dtype([("lr_prog", "i4"), ("wd_prog", "i4"), ("flags", "i4"), ("hp_prog", "i2", 4), ("hp", "f4", 3),
+                  ("hp_1m", "f4", 3)])  # math/optim.h: sched_opt_group (hp_prog's 4th: padding)
 OPT_ARGS = np.dtype([("R", "i4"), ("ngroups", "i4"), ("ntensors", "i4"), ("nchunks", "i4")])
 DT_CODE = {"float32": 0, "float16": 1, "bfloat16": 2}
 
@@ -237,7 +238,8 @@ def emulate(emu, kind, opt, before, strided=(), donate=False, slots=25, drop=0):
     groups = np.zeros(len(opt._groups), GROUP)
     for g, grp in enumerate(opt._groups):
         groups[g]["lr_prog"], groups[g]["wd_prog"], groups[g]["flags"] = grp.lr_prog, grp.wd_prog, grp.flags
-        groups[g]["f"] = [grp.momentum, grp.one_minus_dampening, grp.b1, grp.one_minus_b1, grp.b2, grp.one_minus_b2, grp.eps]
+        groups[g]["hp_prog"] = list(grp.hp_prog) + [0]
+        groups[g]["hp"], groups[g]["hp_1m"] = grp.hp, grp.hp_1m
     programs = before["programs"]
     step = np.array([5], np.uint64)
     step_out = np.zeros(1, np.uint64)

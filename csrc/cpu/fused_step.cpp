@@ -109,9 +109,10 @@ void FusedStep::eval_cpu(const std::vector<mx::array>& inputs, std::vector<mx::a
         const auto& G = groups[t.group];
         const auto& S = scalars[t.group];
         const sched_opt_layout* L = table.layouts.data();
-        if (kind == SCHED_OPT_SGD) update_any<SCHED_OPT_SGD>(t, L, begin, end, G, S);
-        if (kind == SCHED_OPT_ADAM) update_any<SCHED_OPT_ADAM>(t, L, begin, end, G, S);
-        if (kind == SCHED_OPT_ADAMW) update_any<SCHED_OPT_ADAMW>(t, L, begin, end, G, S);
+#define SCHED_OPT_UPDATE(name, k, ns) \
+  if (kind == k) update_any<k>(t, L, begin, end, G, S);
+        SCHED_OPTIMIZERS(SCHED_OPT_UPDATE)
+#undef SCHED_OPT_UPDATE
         c = last;
       }
     });

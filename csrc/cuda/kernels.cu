@@ -243,9 +243,9 @@ const std::vector<KernelInfo>& load_kernels() {
         {"steps_f16", reinterpret_cast<const void*>(&steps_kernel_impl<__half>)},
         {"steps_bf16", reinterpret_cast<const void*>(&steps_kernel_impl<__nv_bfloat16>)},
         {"steps_f32", reinterpret_cast<const void*>(&steps_kernel_impl<float>)},
-        {"fused_sgd", fused_step_symbol(SCHED_OPT_SGD)},
-        {"fused_adam", fused_step_symbol(SCHED_OPT_ADAM)},
-        {"fused_adamw", fused_step_symbol(SCHED_OPT_ADAMW)},
+#define SCHED_OPT_SYMBOL(name, k, ns) {"fused_" #name, fused_step_symbol(k)},
+        SCHED_OPTIMIZERS(SCHED_OPT_SYMBOL)
+#undef SCHED_OPT_SYMBOL
     };
     std::vector<KernelInfo> v;
     for (const Sym& s : syms) {

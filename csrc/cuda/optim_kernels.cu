@@ -130,11 +130,11 @@ __global__ void __launch_bounds__(SCHED_OPT_LANES, 4) fused_step_impl(const __gr
 }  // namespace
 
 const void* fused_step_symbol(int kind) {
-  switch (kind) {
-    case SCHED_OPT_SGD: return reinterpret_cast<const void*>(&fused_step_impl<SCHED_OPT_SGD>);
-    case SCHED_OPT_ADAM: return reinterpret_cast<const void*>(&fused_step_impl<SCHED_OPT_ADAM>);
-    default: return reinterpret_cast<const void*>(&fused_step_impl<SCHED_OPT_ADAMW>);
-  }
+#define SCHED_OPT_CASE(name, k, ns) \
+  if (kind == k) return reinterpret_cast<const void*>(&fused_step_impl<k>);
+  SCHED_OPTIMIZERS(SCHED_OPT_CASE)
+#undef SCHED_OPT_CASE
+  throw std::invalid_argument("[FusedStep::eval_gpu] no kernel for optimizer kind " + std::to_string(kind) + ".");
 }
 
 CUfunction fused_step_kernel(int kind) {

@@ -70,8 +70,11 @@ void FusedStep::eval_gpu(const std::vector<mx::array>& inputs, std::vector<mx::a
   auto& s = stream();
   auto& d = mx::metal::device(s.device);
   auto* lib = d.get_library(SCHED_METAL_LIBRARY, metallib_path());
-  const char* kinds[] = {"sgd", "adam", "adamw"};
-  const std::string name = std::string(SCHED_METAL_FUSED_PREFIX) + kinds[kind_];
+  std::string name = SCHED_METAL_FUSED_PREFIX;
+#define SCHED_OPT_NAME(opt, k, ns) \
+  if (kind_ == k) name += #opt;
+  SCHED_OPTIMIZERS(SCHED_OPT_NAME)
+#undef SCHED_OPT_NAME
   auto* kernel = d.get_kernel(name, lib);
   // A chunk is SCHED_OPT_LANES threads of one threadgroup: the pipeline must take that many.
   if (kernel->maxTotalThreadsPerThreadgroup() < SCHED_OPT_LANES) {

@@ -9,7 +9,7 @@ import mlx.core as mx
 
 from .. import _ext
 from .._schedule import Schedule
-from ._common import Group, Rate, _real
+from ._common import Group, Rate, _pair, _real_or_schedule
 from ._fused import _Fused
 
 
@@ -72,26 +72,18 @@ class Adam(_Fused):
         super().__init__({"learning_rate": learning_rate, **{a: getattr(self, a) for a in self._ATTRS}}, groups)
 
     def _check_ranges(self, h: Dict[str, Any]) -> None:
-        betas = h["betas"]
-        for i, beta in enumerate(betas):
-            _real(f"betas[{i}]", beta)
-            if not 0.0 <= beta < 1.0:
+        for i, beta in enumerate(h["betas"]):
+            beta = _real_or_schedule(f"betas[{i}]", beta)
+            if not isinstance(beta, Schedule) and not 0.0 <= beta < 1.0:
                 raise ValueError(f"Adam beta{i + 1} should be in [0, 1), {beta} was provided instead")
-        eps = _real("eps", h["eps"])
-        if not 0.0 <= eps:
+        eps = _real_or_schedule("eps", h["eps"])
+        if not isinstance(eps, Schedule) and not 0.0 <= eps:
             raise ValueError(f"Adam epsilon should be >=0, {eps} was provided instead")
 
-    def _group_hyper(self, h: Dict[str, Any], has_wd: bool) -> Dict[str, Any]:
-        try:
-            betas = list(h["betas"])
-        except TypeError:
-            raise TypeError(f"betas must be two floats, but got {type(h['betas']).__name__}.") from None
-        if len(betas) != 2:
-            raise ValueError(f"betas must be two floats, but got {len(betas)}.")
-        b1, b2 = (_real(f"betas[{i}]", beta) for i, beta in enumerate(betas))
-        eps = _real("eps", h["eps"])
-        flags = _ext.OPT_FLAGS["bias_correction"] if h["bias_correction"] else 0
-        return dict(flags=flags, b1=b1, one_minus_b1=1.0 - b1, b2=b2, one_minus_b2=1.0 - b2, eps=eps)
+    def _group_hyper(self, h: Dict[str, Any], has_wd: bool) -> Tuple[int, Dict[str, Any]]:
+        b1, b2 = _pair("betas", h["betas"])
+        flags = _ext.OPT_FLAGS["bias_correction"] if h.get("bias_correction") else 0
+        return flags, {"b1": b1, "b2": b2, "eps": _real_or_schedule("eps", h["eps"])}
 
     def _reference_update(self, h: Dict[str, Any], g: mx.array, p: mx.array, st: Dict[str, mx.array],
                           lr: mx.array, wd: Any, step: mx.array) -> Tuple[mx.array, Dict[str, mx.array]]:

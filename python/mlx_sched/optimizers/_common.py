@@ -50,6 +50,34 @@ def _real(name: str, value: Any) -> float:
     return float(value)
 
 
+def _real_or_schedule(name: str, value: Any) -> Any:
+    """A hyperparameter other than the learning rate: a finite float, or one
+    (unbatched) mlx-sched schedule, evaluated at the step in the kernel."""
+    if isinstance(value, Schedule):
+        return _as_schedule(name, value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a float or an mlx_sched schedule, but got {type(value).__name__}.")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, but got {value}.")
+    return float(value)
+
+
+def _pair(name: str, value: Any) -> List[Any]:
+    """betas: two floats or schedules."""
+    try:
+        pair = list(value)
+    except TypeError:
+        raise TypeError(f"{name} must be two floats, but got {type(value).__name__}.") from None
+    if len(pair) != 2:
+        raise ValueError(f"{name} must be two floats, but got {len(pair)}.")
+    return [_real_or_schedule(f"{name}[{i}]", b) for i, b in enumerate(pair)]
+
+
+def _at(value: Any, step: mx.array) -> Any:
+    """A hyperparameter's value at the step: a schedule evaluated, a float as is."""
+    return value(step) if isinstance(value, Schedule) else value
+
+
 def tree_flatten(tree: Any) -> List[Tuple[str, Any]]:
     """``mlx.utils.tree_flatten``, typed (for saving ``opt.state``).
 

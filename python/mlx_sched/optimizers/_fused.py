@@ -15,7 +15,7 @@ from .._families import constant
 from .._program import constant_segment, encode
 from .._schedule import Schedule, program_bytes
 from ._common import (
-    _FLOAT_TYPES, Group, Predicate, Rate, _as_schedule, _build, _dtype_name, _gather, _lookup, _lr_float, _plan, _same,
+    _FLOAT_TYPES, _at, Group, Predicate, Rate, _as_schedule, _build, _dtype_name, _gather, _lookup, _lr_float, _plan, _same,
     tree_flatten,
 )
 from ._layout import _Layout, _Registry, _restate
@@ -78,9 +78,10 @@ class _Fused(_optim.Optimizer):
         """The constructor's checks (mlx.optimizers' messages); later
         attribute changes are taken as they come, as mlx.optimizers does."""
 
-    def _group_hyper(self, h: Dict[str, Any], has_wd: bool) -> Dict[str, Any]:
-        """A group's hyperparameters as _ext.FusedGroup's named fields
-        (math/optim.h's sched_opt_group) other than the program rows."""
+    def _group_hyper(self, h: Dict[str, Any], has_wd: bool) -> Tuple[int, Dict[str, Any]]:
+        """A group's flags (_ext.OPT_FLAGS) and its hyperparameters other than
+        the learning rate and weight decay, by slot name (_ext.OPT_HP): each
+        a float or a schedule."""
         raise NotImplementedError
 
     def _hyper_now(self) -> List[Dict[str, Any]]:
@@ -106,14 +107,24 @@ class _Fused(_optim.Optimizer):
         for g, h in enumerate(hypers):
             wd = h.get("weight_decay", 0.0)
             wd_s = _as_schedule("weight_decay", wd)
-            hyper = self._group_hyper(h, isinstance(wd, Schedule) or wd != 0)
+            flags, slots = self._group_hyper(h, isinstance(wd, Schedule) or wd != 0)
             lr_value = h["learning_rate"]
             lr = _as_schedule("learning_rate", lr_value)
             row = [-1 if not isinstance(lr_value, Schedule) else self._row(lr, rows, members),
                    self._row(wd_s, rows, members)]
             if row[0] < 0:
                 dynamic.append(g)
-            groups.append(_ext.FusedGroup(lr_prog=row[0], wd_prog=row[1], **hyper))
+            # each other hyperparameter in its slot: a number (1 - it in
+            # double, as Python computes it), or a schedule's program row
+            hp_prog, hp, hp_1m = [-1] * _ext.OPT_HPS, [0.0] * _ext.OPT_HPS, [1.0] * _ext.OPT_HPS
+            for name, value in slots.items():
+                k = _ext.OPT_HP[name]
+                if isinstance(value, Schedule):
+                    hp_prog[k] = self._row(value, rows, members)
+                else:
+                    hp[k], hp_1m[k] = value, 1.0 - value
+            groups.append(_ext.FusedGroup(lr_prog=row[0], wd_prog=row[1], flags=flags, hp_prog=hp_prog, hp=hp,
+                                          hp_1m=hp_1m))
             schedules.append(lr if isinstance(lr_value, Schedule) else None)
         R = max(2, 1 + max(len(m) for m in members))
         programs = encode(members)
@@ -727,10 +738,9 @@ class _Fused(_optim.Optimizer):
                 st = {s: fused[name][s][off:off + n].reshape(shape) for s in self._STATES}
             grp = L.group_all[i]
             lr = lrs if lrs.ndim == 0 else lrs[grp]
-            h = self._hyper[grp]
+            # the hyperparameters at the step (schedules evaluated, as the kernel)
+            h = {k: ([_at(b, step) for b in v] if k == "betas" else _at(v, step)) for k, v in self._hyper[grp].items()}
             wd = h.get("weight_decay", 0.0)
-            if isinstance(wd, Schedule):
-                wd = wd(step)
             values[i], new_st = self._reference_update(h, g, p, st, lr, wd, new_step)
             if any(new_st[s] is not st[s] for s in self._STATES) or where is None:
                 replace[path] = new_st

@@ -9,7 +9,7 @@ import mlx.core as mx
 
 from .. import _ext
 from .._schedule import Schedule
-from ._common import Group, Rate, _real
+from ._common import Group, Rate, _real_or_schedule
 from ._fused import _Fused
 
 
@@ -82,19 +82,19 @@ class SGD(_Fused):
         super().__init__(hyper, groups)
 
     def _check_ranges(self, h: Dict[str, Any]) -> None:
-        momentum = _real("momentum", h["momentum"])
-        dampening = _real("dampening", h["dampening"])
-        if h["nesterov"] and (momentum <= 0 or dampening != 0):
+        momentum = _real_or_schedule("momentum", h["momentum"])
+        dampening = _real_or_schedule("dampening", h["dampening"])
+        # a schedule is taken as a momentum; a scheduled dampening is not zero
+        if h["nesterov"] and ((not isinstance(momentum, Schedule) and momentum <= 0) or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening.")
 
-    def _group_hyper(self, h: Dict[str, Any], has_wd: bool) -> Dict[str, Any]:
-        momentum = _real("momentum", h["momentum"])
-        dampening = _real("dampening", h["dampening"])
+    def _group_hyper(self, h: Dict[str, Any], has_wd: bool) -> Tuple[int, Dict[str, Any]]:
+        momentum = _real_or_schedule("momentum", h["momentum"])
+        dampening = _real_or_schedule("dampening", h["dampening"])
         F = _ext.OPT_FLAGS
-        flags = ((F["momentum"] if momentum > 0 else 0) | (F["nesterov"] if h["nesterov"] else 0)
-                 | (F["weight_decay"] if has_wd else 0))
-        omd = 1.0 - dampening if dampening > 0 else 1.0
-        return dict(flags=flags, momentum=momentum, one_minus_dampening=omd)
+        on = isinstance(momentum, Schedule) or momentum > 0  # a schedule: MLX's test at each step, in the kernel
+        flags = (F["momentum"] if on else 0) | (F["nesterov"] if h["nesterov"] else 0) | (F["weight_decay"] if has_wd else 0)
+        return flags, {"momentum": momentum, "dampening": dampening}
 
     def _reference_update(self, h: Dict[str, Any], g: mx.array, p: mx.array, st: Dict[str, mx.array],
                           lr: mx.array, wd: Any, step: mx.array) -> Tuple[mx.array, Dict[str, mx.array]]:
