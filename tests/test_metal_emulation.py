@@ -18,6 +18,7 @@ import pytest
 
 from cases import RANGES, SCHEDULES, STEP_ARRAY_NAMES, step_arrays
 from helpers import ulp_close
+from mlx_sched import _ext
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEP_TYPES = ["uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32"]
