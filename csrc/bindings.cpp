@@ -151,6 +151,7 @@ Returns:
         nb::dict d;
         d["step"] = r.step;
         d["learning_rate"] = r.learning_rate;
+        d["hypers"] = r.hypers;
         d["params"] = r.params;
         d["states"] = r.states;
         return d;
@@ -175,7 +176,8 @@ Args:
 
 Returns:
     dict: ``step`` (the counter after the step), ``learning_rate`` (each
-    group's rate), ``params`` (per bucket, the flat parameters) and
+    group's rate), ``hypers`` (each group's weight decay and slot values,
+    ``(1 + OPT_HPS,)`` or ``(G, 1 + OPT_HPS)``), ``params`` (per bucket, the flat parameters) and
     ``states`` (per bucket, the flat states).)");
 
   m.def(

@@ -182,7 +182,8 @@ FusedStepResult fused_step(
   layout.offset = offset;
 
   std::vector<mx::Shape> shapes = {{}, groups.size() == 1 ? mx::Shape{} : mx::Shape{static_cast<int>(groups.size())}};
-  std::vector<mx::Dtype> dtypes = {mx::uint64, mx::float32};
+  shapes.push_back(FusedStep::hypers_shape(static_cast<int>(groups.size())));
+  std::vector<mx::Dtype> dtypes = {mx::uint64, mx::float32, mx::float32};
   for (size_t b = 0; b < nb; ++b) {
     shapes.push_back(bucket_states[b][0].shape());
     dtypes.push_back(bucket_states[b][0].dtype());
@@ -206,7 +207,7 @@ FusedStepResult fused_step(
   auto out = mx::array::make_arrays(
       std::move(shapes), dtypes, std::make_shared<FusedStep>(mx::to_stream(s), kind, groups, std::move(layout)),
       inputs);
-  FusedStepResult r{out[FusedIo::step_out], out[FusedIo::rates], {}, {}};
+  FusedStepResult r{out[FusedIo::step_out], out[FusedIo::rates], out[FusedIo::hypers], {}, {}};
   for (size_t b = 0; b < nb; ++b) {
     r.params.push_back(out[io.param_out(b)]);
     r.states.emplace_back();

@@ -37,6 +37,7 @@ struct FusedTensors {
 struct FusedStepResult {
   mx::array step;
   mx::array learning_rate;
+  mx::array hypers;  // per group: weight decay, then each hyperparameter slot (OPT_HP) at the step
   std::vector<mx::array> params;
   std::vector<std::vector<mx::array>> states;
 };

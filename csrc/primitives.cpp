@@ -90,7 +90,8 @@ std::vector<mx::Shape> FusedStep::output_shapes(const std::vector<mx::array>& in
           ". Compile without shapeless=True, or trace again.");
     }
   }
-  std::vector<mx::Shape> shapes = {{}, groups_.size() == 1 ? mx::Shape{} : mx::Shape{int(groups_.size())}};
+  std::vector<mx::Shape> shapes = {{}, groups_.size() == 1 ? mx::Shape{} : mx::Shape{int(groups_.size())},
+                                   hypers_shape(static_cast<int>(groups_.size()))};
   for (int b = 0; b < num_buckets(); ++b) shapes.push_back({static_cast<int>(layout_.bucket_size[b])});
   for (int b = 0; b < io.nb; ++b) {
     for (int k = 0; k < io.ns; ++k) shapes.push_back(inputs[io.state(b, k)].shape());
@@ -179,7 +180,16 @@ void FusedStep::allocate(const std::vector<mx::array>& inputs, std::vector<mx::a
     }
   }
   outputs[FusedIo::step_out].set_data(malloc(outputs[FusedIo::step_out].nbytes()));
-  outputs[FusedIo::rates].set_data(malloc(outputs[FusedIo::rates].nbytes()));
+  // the rates, then the hypers (sched_opt_report), in one buffer
+  auto& rates = outputs[FusedIo::rates];
+  auto& hypers = outputs[FusedIo::hypers];
+  rates.set_data(malloc(rates.nbytes() + hypers.nbytes()));
+  mx::Strides hs(hypers.ndim(), 1);
+  for (int d = hypers.ndim() - 2; d >= 0; --d) hs[d] = hs[d + 1] * hypers.shape(d + 1);
+  auto hflags = rates.flags();
+  hflags.contiguous = hflags.row_contiguous = true;
+  hflags.col_contiguous = hypers.ndim() <= 1;
+  hypers.copy_shared_buffer(rates, hs, hflags, hypers.size(), rates.size());
   auto donate_or_malloc = [&](const mx::array& in, mx::array& out) {
     if (in.is_donatable() && in.flags().row_contiguous && in.size() == out.size() && in.dtype() == out.dtype()) {
       out.copy_shared_buffer(in);

@@ -66,26 +66,31 @@ class ScheduleEval : public mx::UnaryPrimitive {
 // (ops.cpp) builds them in this order, the primitive and every backend read
 // them through this map, never by index arithmetic of their own.
 //   inputs:  step, programs, grads[n], sources[nsrc], states[nb][ns]
-//   outputs: step + 1, learning rates, params[nb], states[nb][ns]
+//   outputs: step + 1, learning rates, hypers (a view of the rates' buffer:
+//            per group, weight decay and each hyperparameter slot), params[nb], states[nb][ns]
 struct FusedIo {
   int n;     // tensors
   int nsrc;  // parameter sources
   int nb;    // buckets
   int ns;    // states per bucket (SGD 1, Adam/AdamW 2)
   static constexpr int step = 0, programs = 1;  // inputs
-  static constexpr int step_out = 0, rates = 1;  // outputs
-  static constexpr int first_tensor_array = 2;   // inputs and outputs past these hold tensor data
+  static constexpr int step_out = 0, rates = 1, hypers = 2;  // outputs
+  static constexpr int first_tensor_input = 2, first_tensor_output = 3;  // the tensors' data from here on
   int grad(int i) const { return 2 + i; }
   int source(int k) const { return 2 + n + k; }
   int state(int b, int k) const { return 2 + n + nsrc + b * ns + k; }
   int num_inputs() const { return 2 + n + nsrc + nb * ns; }
-  int param_out(int b) const { return 2 + b; }
-  int state_out(int b, int k) const { return 2 + nb + b * ns + k; }
-  int num_outputs() const { return 2 + nb + nb * ns; }
+  int param_out(int b) const { return 3 + b; }
+  int state_out(int b, int k) const { return 3 + nb + b * ns + k; }
+  int num_outputs() const { return 3 + nb + nb * ns; }
 };
 
 class FusedStep : public mx::Primitive {
  public:
+  // The hypers output: (REPORTED,) for one group, else (G, REPORTED).
+  static mx::Shape hypers_shape(int groups) {
+    return groups == 1 ? mx::Shape{SCHED_OPT_REPORTED} : mx::Shape{groups, SCHED_OPT_REPORTED};
+  }
   struct Layout {
     std::vector<int16_t> group_of;   // per tensor
     std::vector<int32_t> param_src;  // per tensor: which parameter source

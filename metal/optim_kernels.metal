@@ -46,7 +46,7 @@ template <int KIND>
   const uint64_t s = step[0];
   if (args.scalars != 0 && chunk.x == 0 && lane.x == 0) {
     for (int32_t g = 0; g < args.ngroups; ++g) {
-      lr_out[g] = sched_opt_group_scalars(groups[g], programs, args.R, s).lr;
+      sched_opt_report(lr_out, args.ngroups, g, sched_opt_group_scalars(groups[g], programs, args.R, s));
     }
     step_out[0] = s + 1;
   }

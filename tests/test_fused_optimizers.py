@@ -24,6 +24,11 @@ def warmup_cosine(peak=1e-2):
     return ms.join_schedules([ms.linear_schedule(0.0, peak, 20), ms.cosine_decay(peak, 180, peak / 10)], [20])
 
 
+def _times(schedule, c):
+    """The schedule times a constant (one program, for both libraries)."""
+    return ms.multiply(schedule, ms.constant(c))
+
+
 # (name, mlx.optimizers factory, mlx_sched factory): same arguments.
 CONFIGS = {
     "sgd": (lambda lr: optim.SGD(lr), lambda lr: fo.SGD(lr)),
@@ -45,6 +50,14 @@ CONFIGS = {
         lambda lr: optim.AdamW(lr, eps=1e-3, bias_correction=True),
         lambda lr: fo.AdamW(lr, eps=1e-3, bias_correction=True),
     ),
+    "rmsprop": (lambda lr: optim.RMSprop(lr, alpha=0.9, eps=1e-3), lambda lr: fo.RMSprop(lr, alpha=0.9, eps=1e-3)),
+    "adagrad": (lambda lr: optim.Adagrad(lr, eps=1e-3), lambda lr: fo.Adagrad(lr, eps=1e-3)),
+    "adadelta": (lambda lr: optim.AdaDelta(_times(lr, 100.0), rho=0.95, eps=1e-4),
+                 lambda lr: fo.AdaDelta(_times(lr, 100.0), rho=0.95, eps=1e-4)),
+    "adamax": (lambda lr: optim.Adamax(lr, betas=[0.85, 0.99], eps=1e-3), lambda lr: fo.Adamax(lr, betas=[0.85, 0.99], eps=1e-3)),
+    "lion": (lambda lr: optim.Lion(_times(lr, 0.1)), lambda lr: fo.Lion(_times(lr, 0.1))),
+    "lion_wd": (lambda lr: optim.Lion(_times(lr, 0.1), betas=[0.95, 0.98], weight_decay=0.1),
+                lambda lr: fo.Lion(_times(lr, 0.1), betas=[0.95, 0.98], weight_decay=0.1)),
 }
 DTYPES = {"float32": mx.float32, "bfloat16": mx.bfloat16, "float16": mx.float16}
 # Largest difference after 200 steps, relative to the parameter's scale.
@@ -470,7 +483,8 @@ def test_raw_primitive_checks():
     args = dict(kind=1, step=step, programs=prog, groups=[group], tensors=_ext.FusedTensors(**place), grads=[g],
                 param_sources=[g], states=[[flat[:3], flat[3:6]]])
     out = _ext.fused_step(**args)
-    assert sorted(out) == ["learning_rate", "params", "states", "step"]
+    assert sorted(out) == ["hypers", "learning_rate", "params", "states", "step"]
+    assert out["hypers"].shape == (1 + _ext.OPT_HPS,)
     assert out["step"].item() == 1 and out["learning_rate"].shape == ()
     assert [p.shape for p in out["params"]] == [(3,)] and [[a.shape for a in b] for b in out["states"]] == [[(3,), (3,)]]
     with pytest.raises(ValueError, match="the view must lie inside a flat"):

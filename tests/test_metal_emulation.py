@@ -158,7 +158,11 @@ def fused_case(kind, shapes, strided=(), seed=7):
         s, dt = shapes[k]
         grads[k] = mx.array(rng.normal(size=s[::-1]).astype(np.float32)).astype(dt).T
     extra = {"SGD": dict(momentum=0.9, nesterov=True, weight_decay=ms.cosine_decay(0.1, 10)),
-             "Adam": dict(bias_correction=True, eps=1e-3), "AdamW": dict(eps=1e-3, weight_decay=0.1)}[kind]
+             "Adam": dict(bias_correction=True, eps=1e-3), "AdamW": dict(eps=1e-3, weight_decay=0.1),
+             # the other optimizers, some hyperparameters scheduled (evaluated in the kernel)
+             "RMSprop": dict(alpha=ms.linear_schedule(0.9, 0.99, 10), eps=1e-3), "Adagrad": dict(eps=1e-3),
+             "AdaDelta": dict(rho=ms.cosine_decay(0.95, 10, 0.8)), "Adamax": dict(betas=[ms.constant(0.8), 0.99]),
+             "Lion": dict(weight_decay=ms.linear_schedule(0.0, 0.1, 10))}[kind]
     opt = getattr(fo, kind)(ms.step_decay(0.1, 0.5, 2), groups=[
         (lambda path, p: p.ndim == 1, {"learning_rate": ms.cosine_decay(0.05, 9)}),
         (lambda path, p: path.endswith("d"), {"learning_rate": 0.02}),
@@ -244,7 +248,8 @@ def emulate(emu, kind, opt, before, strided=(), donate=False, slots=25, drop=0):
     programs = before["programs"]
     step = np.array([5], np.uint64)
     step_out = np.zeros(1, np.uint64)
-    lr_out = np.zeros(len(groups), np.float32)
+    # the rates, then each group's reported hyperparameters (math/optim.h: sched_opt_report)
+    lr_out = np.zeros(len(groups) * (2 + _ext.OPT_HPS), np.float32)
     dispatches = emu.emu_fused(
         f"sched_fused_step_{kind.lower()}".encode(), step.ctypes.data, programs.ctypes.data, programs.shape[1],
         table.ctypes.data, len(table), layouts.ctypes.data, len(layouts), groups.ctypes.data, len(groups),
@@ -252,7 +257,8 @@ def emulate(emu, kind, opt, before, strided=(), donate=False, slots=25, drop=0):
     )  # fmt: skip
     assert dispatches > 0, f"emu_fused failed: {dispatches}"
     assert step_out[0] == 6
-    return dict(params=out_params, states=out_states, lr=lr_out, dispatches=dispatches)
+    return dict(params=out_params, states=out_states, lr=lr_out[:len(groups)], hypers=lr_out[len(groups):],
+                dispatches=dispatches)
 
 
 def assert_same_step(opt, before, cpu, got):
@@ -271,7 +277,7 @@ SHAPES = {"a": ((70, 61), mx.float32), "b": ((4097,), mx.float32), "c": ((33,), 
 
 
 @pytest.mark.parametrize("donate", [False, True], ids=["new-states", "donated"])
-@pytest.mark.parametrize("kind", ["SGD", "Adam", "AdamW"])
+@pytest.mark.parametrize("kind", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "AdaDelta", "Adamax", "Lion"])
 def test_fused_step_kernel_matches_cpu(emu, kind, donate):
     """Float32, float16 and bfloat16 tensors (one more than a chunk, a strided
     gradient) in three groups with their own schedules: the Metal kernel, fed

@@ -39,6 +39,11 @@ ATTRS = {
     "Adam": {"betas": [[0.9, 0.999], [0.8, 0.99]], "eps": [1e-8, 1e-3], "bias_correction": [False, True]},
     "AdamW": {"betas": [[0.9, 0.999], [0.8, 0.99]], "eps": [1e-8, 1e-3], "bias_correction": [False, True],
               "weight_decay": [0.0, 0.01, 0.1]},
+    "RMSprop": {"alpha": [0.99, 0.9, 0.0], "eps": [1e-8, 1e-3]},
+    "Adagrad": {"eps": [1e-8, 1e-3]},
+    "AdaDelta": {"rho": [0.9, 0.5], "eps": [1e-6, 1e-3]},
+    "Adamax": {"betas": [[0.9, 0.999], [0.8, 0.99]], "eps": [1e-8, 1e-3]},
+    "Lion": {"betas": [[0.9, 0.99], [0.8, 0.9]], "weight_decay": [0.0, 0.1]},
 }
 # groups: (predicate, overrides) chosen by name so that both sides get the same
 GROUPS = {
@@ -52,7 +57,7 @@ def _bits_equal(a, b):
 
 
 class OptimizerMachine(RuleBasedStateMachine):
-    @initialize(kind=st.sampled_from(["SGD", "Adam", "AdamW"]), data=st.data())
+    @initialize(kind=st.sampled_from(sorted(ATTRS)), data=st.data())
     def setup(self, kind, data):
         self.kind = kind
         self.hyper = {k: data.draw(st.sampled_from(v)) for k, v in ATTRS[kind].items()}

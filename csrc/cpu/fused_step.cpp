@@ -94,7 +94,7 @@ void FusedStep::eval_cpu(const std::vector<mx::array>& inputs, std::vector<mx::a
     std::vector<sched_opt_scalars> scalars(groups.size());
     for (size_t g = 0; g < groups.size(); ++g) {
       scalars[g] = sched_opt_group_scalars(groups[g], program_words, R, step);
-      lr_out[g] = scalars[g].lr;
+      sched_opt_report(lr_out, static_cast<sched_i32>(groups.size()), static_cast<sched_i32>(g), scalars[g]);
     }
     *step_out = step + 1;
     const int64_t ntasks = (table.chunks + kTaskChunks - 1) / kTaskChunks;

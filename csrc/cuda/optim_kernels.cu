@@ -99,7 +99,7 @@ __global__ void __launch_bounds__(SCHED_OPT_LANES, 4) fused_step_impl(const __gr
   const uint64_t step = *L.step;
   if (blockIdx.x == 0) {
     for (int32_t g = threadIdx.x; g < L.ngroups; g += blockDim.x) {
-      L.lr_out[g] = sched_opt_group_scalars(L.groups[g], L.programs, L.R, step).lr;
+      sched_opt_report(L.lr_out, L.ngroups, g, sched_opt_group_scalars(L.groups[g], L.programs, L.R, step));
     }
     if (threadIdx.x == 0) *L.step_out = step + 1;
   }

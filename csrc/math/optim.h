@@ -171,6 +171,18 @@ SCHED_FN sched_opt_scalars sched_opt_group_scalars(
   return s;
 }
 
+// What a step reports per group: its learning rate, and in the same buffer
+// after the G rates, its weight decay and each slot's value (the op's
+// `hypers` output is a view of that part: the optimizer's state shows a
+// scheduled hyperparameter's value as it shows the learning rate).
+#define SCHED_OPT_REPORTED (1 + SCHED_OPT_HPS)
+SCHED_FN void sched_opt_report(SCHED_GLOBAL float* rates, sched_i32 ngroups, sched_i32 g, sched_opt_scalars S) {
+  rates[g] = S.lr;
+  SCHED_GLOBAL float* h = rates + ngroups + (sched_i64)g * SCHED_OPT_REPORTED;
+  h[0] = S.wd;
+  for (sched_i32 k = 0; k < SCHED_OPT_HPS; ++k) h[1 + k] = S.hp[k];
+}
+
 // x rounded to the parameter dtype (a no-op for float32).
 template <typename T>
 SCHED_FN float sched_opt_round(float x) {

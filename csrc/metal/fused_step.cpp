@@ -62,8 +62,8 @@ void FusedStep::eval_gpu(const std::vector<mx::array>& inputs, std::vector<mx::a
       writes[it->second] = out;
     }
   };
-  for (size_t k = FusedIo::first_tensor_array; k < inputs.size(); ++k) add(inputs[k], nullptr);
-  for (size_t k = FusedIo::first_tensor_array; k < outputs.size(); ++k) add(outputs[k], &outputs[k]);
+  for (size_t k = FusedIo::first_tensor_input; k < inputs.size(); ++k) add(inputs[k], nullptr);
+  for (size_t k = FusedIo::first_tensor_output; k < outputs.size(); ++k) add(outputs[k], &outputs[k]);
   metal_batches::Plan plan = metal_batches::plan(table.tensors, table.layouts, groups_, buffers);
   plan.args.R = inputs[FusedIo::programs].shape(1);
 

@@ -1,13 +1,15 @@
 """Fused optimizers: one MLX primitive updates every parameter.
 
-``SGD``, ``Adam`` and ``AdamW`` take the constructor arguments of
+``SGD``, ``RMSprop``, ``Adagrad``, ``AdaDelta``, ``Adam``, ``AdamW``,
+``Adamax`` and ``Lion`` take the constructor arguments of
 ``mlx.optimizers`` 0.32.4 and follow its update formulas operation by
 operation (bfloat16/float16 parameters are rounded where MLX rounds them), and
 they are ``mlx.optimizers.Optimizer`` subclasses: ``update``,
 ``apply_gradients``, ``init``, ``state`` and saving/loading the state work as
 there. A step is **one** ``FusedStep`` primitive, whatever the number of
 tensors and groups: it reads the step counter on the device, evaluates each
-group's learning-rate (and weight-decay) schedule in the kernel, updates every
+group's schedules (learning rate, weight decay and any other float argument
+given as a schedule) in the kernel, updates every
 parameter and state tensor (in place when nothing else holds them, through
 MLX's buffer donation) and increments the counter.
 
@@ -22,8 +24,11 @@ dtype too; the next step reads that buffer directly and, when nothing else
 holds it, updates it in place (MLX's donation). Why flat: an MLX primitive
 with one output per tensor costs O(outputs x inputs) to build and schedule.
 
-``learning_rate`` (and ``weight_decay``) take a float or any mlx-sched
-schedule. ``groups`` gives parts of the model their own schedules and
+Every float argument (``learning_rate``, ``weight_decay``, ``momentum``,
+``dampening``, ``betas``, ``eps``, ``alpha``, ``rho``) takes a float or any
+mlx-sched schedule (``betas``: each of the two), evaluated at the step in the
+kernel; a scheduled value is used in float32, rounded to the parameter's dtype
+as MLX rounds a Python float. ``groups`` gives parts of the model their own schedules and
 hyperparameters, chosen by a predicate on the parameter's path, like
 ``mlx.optimizers.MultiOptimizer``'s filters; the first group whose predicate
 holds wins, the rest use the constructor's arguments::
@@ -36,7 +41,9 @@ holds wins, the rest use the constructor's arguments::
     )
 """
 
-from ._adam import Adam, AdamW
+from ._adam import Adam, Adamax, AdamW
+from ._adaptive import AdaDelta, Adagrad, RMSprop
+from ._lion import Lion
 from ._sgd import SGD
 
-__all__ = ["SGD", "Adam", "AdamW"]
+__all__ = ["SGD", "RMSprop", "Adagrad", "AdaDelta", "Adam", "AdamW", "Adamax", "Lion"]

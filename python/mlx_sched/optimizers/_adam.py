@@ -54,6 +54,7 @@ class Adam(_Fused):
     _KIND = "adam"
     _STATES = ("m", "v")
     _ATTRS: Tuple[str, ...] = ("betas", "eps", "bias_correction")
+    _REPORT = {"betas": (1, 2), "eps": (3,)}
     _DEFAULTS = {"learning_rate": None, "betas": None, "eps": 1e-8, "bias_correction": False}
 
     def __init__(
@@ -142,6 +143,7 @@ class AdamW(Adam):
 
     _KIND = "adamw"
     _ATTRS = ("betas", "eps", "weight_decay", "bias_correction")
+    _REPORT = {"weight_decay": (0,), "betas": (1, 2), "eps": (3,)}
     _DEFAULTS = {**Adam._DEFAULTS, "weight_decay": 0.01}
 
     def __init__(
@@ -156,3 +158,61 @@ class AdamW(Adam):
     ):
         self.weight_decay = weight_decay
         super().__init__(learning_rate, betas, eps, bias_correction, groups=groups)
+
+
+class Adamax(Adam):
+    r"""Adamax, fused (``mlx.optimizers.Adamax``'s arguments and update): Adam
+    with the infinity norm.
+
+    .. math::
+
+        m_{t+1} &= \beta_1 m_t + (1 - \beta_1) g_t \\
+        v_{t+1} &= \max(\beta_2 v_t, |g_t|) \\
+        w_{t+1} &= w_t - \lambda_t \frac{m_{t+1}}{v_{t+1} + \epsilon}
+
+    Every float argument is a float or a schedule evaluated at the step in
+    the kernel. ``groups``: see the module.
+
+    Args:
+        learning_rate (float or Schedule): :math:`\lambda_t`.
+        betas (list of float or Schedule, optional): :math:`(\beta_1,
+            \beta_2)`, numbers in [0, 1) (Adam's checks, as MLX). Default:
+            ``[0.9, 0.999]``.
+        eps (float or Schedule, optional): :math:`\epsilon`, ``>= 0``. Default: ``1e-8``.
+        groups (list of (callable, dict), optional): per-group arguments
+            (keyword only; see the module). Default: ``None`` (one group).
+
+    Raises:
+        TypeError: An argument of the wrong type, or a malformed ``groups`` entry.
+        ValueError: An argument out of range, a batched schedule, or a group
+            setting an argument the optimizer does not take.
+
+    Example:
+        >>> from mlx_sched.optimizers import Adamax
+        >>> opt = Adamax(2e-3, betas=[0.9, 0.999])
+        >>> opt.eps
+        1e-08
+    """
+
+    _KIND = "adamax"
+    _ATTRS = ("betas", "eps")
+    _DEFAULTS = {"learning_rate": None, "betas": None, "eps": 1e-8}
+
+    def __init__(
+        self,
+        learning_rate: Rate,
+        betas: List[float] = [0.9, 0.999],
+        eps: float = 1e-8,
+        *,
+        groups: Optional[Sequence[Group]] = None,
+    ):
+        super().__init__(learning_rate, betas, eps, groups=groups)
+
+    def _reference_update(self, h: Dict[str, Any], g: mx.array, p: mx.array, st: Dict[str, mx.array],
+                          lr: mx.array, wd: Any, step: mx.array) -> Tuple[mx.array, Dict[str, mx.array]]:
+        # mlx.optimizers.Adamax.apply_single, operation by operation
+        lr = lr.astype(g.dtype)
+        b1, b2 = h["betas"]
+        m = b1 * st["m"] + (1 - b1) * g
+        v = mx.maximum(b2 * st["v"], mx.abs(g))
+        return p - lr * m / (v + h["eps"]), {"m": m, "v": v}

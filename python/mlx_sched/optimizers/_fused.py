@@ -39,6 +39,9 @@ class _Fused(_optim.Optimizer):
     _STATES: Tuple[str, ...] = ()
     _DEFAULTS: Dict[str, Any] = {}
     _ATTRS: Tuple[str, ...] = ()  # the constructor arguments kept as attributes (as mlx.optimizers)
+    # each float argument's columns in the step's hypers output: 0 the weight
+    # decay, 1 + k slot k (_ext.OPT_HP)
+    _REPORT: Dict[str, Tuple[int, ...]] = {}
 
     def __init__(self, hyper: Dict[str, Any], groups: Optional[Sequence[Group]]):
         super().__init__()  # type: ignore[no-untyped-call]
@@ -67,6 +70,7 @@ class _Fused(_optim.Optimizer):
         self._reg = _Registry([])
         self._pending: Optional[str] = None  # a loaded state not yet checked against the parameters
         self._state["learning_rate"] = self._lrs_at(0)
+        self._state.update(self._hypers_at(0))
         self._state["fused"] = {}
         self._state["layout"] = self._adopt(self._reg)
         self._layout: Optional[_Layout] = None
@@ -181,6 +185,38 @@ class _Fused(_optim.Optimizer):
                   for h, s in zip(self._hyper, self._schedules)]
         return mx.array(values[0] if len(values) == 1 else values, mx.float32)
 
+    def _scheduled(self) -> List[str]:
+        """The arguments given as a schedule in some group (betas: either of
+        the two), other than the learning rate: the state shows their values."""
+        def sched(v: Any) -> bool:
+            return isinstance(v, Schedule) or (isinstance(v, (list, tuple)) and any(isinstance(b, Schedule) for b in v))
+        return [name for name in self._REPORT if any(sched(h.get(name)) for h in self._hyper)]
+
+    def _hypers_at(self, step: int) -> Dict[str, mx.array]:
+        """The scheduled arguments' values at ``step``, as the state shows them
+        (shaped as ``learning_rate``: a scalar for one group, else (G,); betas
+        with a last axis of 2)."""
+        out: Dict[str, mx.array] = {}
+        for name in self._scheduled():
+            rows = []
+            for h in self._hyper:
+                v = h[name]
+                vs = list(v) if name == "betas" else [v]
+                rows.append([float(np.array(b(step))) if isinstance(b, Schedule) else float(b) for b in vs])
+            a = mx.array(rows, mx.float32)
+            a = a.reshape(a.shape[1:]) if len(rows) == 1 else a
+            out[name] = a.reshape(a.shape[:-1]) if name != "betas" else a
+        return out
+
+    def _hypers_from(self, hypers: mx.array) -> Dict[str, mx.array]:
+        """The scheduled arguments' values from the step's ``hypers`` output
+        (per group: weight decay, then each slot; columns in _REPORT)."""
+        out: Dict[str, mx.array] = {}
+        for name in self._scheduled():
+            cols = self._REPORT[name]
+            out[name] = hypers[..., cols[0]] if len(cols) == 1 else hypers[..., cols[0]:cols[-1] + 1]
+        return out
+
     def _step_programs(self, lr_state: Any) -> mx.array:
         """The programs of this step: the schedules, then a constant row per
         group with a float learning rate, holding ``state["learning_rate"]``."""
@@ -290,6 +326,12 @@ class _Fused(_optim.Optimizer):
             raise ValueError(f"state['learning_rate'] must be a floating mx.array of shape "
                              f"{'()' if G == 1 else f'() or ({G},)'}.")
         state["learning_rate"] = lr
+        # the scheduled arguments' values: as given (a state saved by a step,
+        # or inside mx.compile), else at the loaded step
+        given = {k: value[k] for k in self._scheduled() if isinstance(value.get(k), mx.array)}
+        if len(given) < len(self._scheduled()):
+            given = {**self._hypers_at(int(state["step"].item())), **given}
+        state.update(given)
         if isinstance(value.get("layout"), mx.array):
             try:
                 data: Optional[bytes] = bytes(np.array(value["layout"], np.uint8))
@@ -672,6 +714,9 @@ class _Fused(_optim.Optimizer):
                 self._layout = None
         state["step"] = out["step"]
         state["learning_rate"] = out["learning_rate"]
+        for name in [k for k in state if k in self._REPORT]:  # a schedule no longer: no value shown
+            del state[name]
+        state.update(self._hypers_from(out["hypers"]))
         state["fused"] = new_fused
         self._pending = None
         self._initialized = True

@@ -61,6 +61,7 @@ class SGD(_Fused):
     _KIND = "sgd"
     _STATES = ("v",)
     _ATTRS = ("momentum", "weight_decay", "dampening", "nesterov")
+    _REPORT = {"weight_decay": (0,), "momentum": (1,), "dampening": (2,)}
     _DEFAULTS = {"learning_rate": None, "momentum": 0.0, "weight_decay": 0.0, "dampening": 0.0, "nesterov": False}
 
     def __init__(
