@@ -162,6 +162,45 @@ def cyclic(base, top, up, down=None, mode="triangular", gamma=1.0):
     return _neg0(f)
 
 
+def torch_onecycle_momentum(T, pct=0.3, anneal="cos", base=0.85, top=0.95, three=False):
+    """torch OneCycleLR's momentum (cycle_momentum=True), from its documentation:
+    inverse to the lr, max -> base at the lr's peak -> max; three-phase: max ->
+    base -> max, then max held while the lr anneals to its minimum."""
+    if three:
+        phases = [(pct * T - 1, top, base), (2 * pct * T - 2, base, top), (T - 1, top, top)]
+    else:
+        phases = [(pct * T - 1, top, base), (T - 1, base, top)]
+
+    def f(s):
+        s = min(max(s, 0), T - 1)
+        lo = 0.0
+        for k, (hi, a, b) in enumerate(phases):
+            if s <= hi or k == len(phases) - 1:
+                p = (s - lo) / (hi - lo)
+                if anneal == "linear":
+                    return a + (b - a) * p
+                return b + 0.5 * (a - b) * (1 + math.cos(math.pi * p))
+            lo = hi
+        raise AssertionError
+
+    return f
+
+
+def cyclic_momentum(base, top, up, down=None, mode="triangular", gamma=1.0):
+    """torch CyclicLR's momentum (cycle_momentum=True), from its documentation:
+    max_momentum - (max_momentum - base_momentum) * triangle * scale."""
+    down = up if down is None else down
+
+    def f(s):
+        s = max(s, 0)
+        k, r = divmod(s, up + down)
+        tri = r / up if r <= up else (up + down - r) / down
+        scale = 1.0 if mode == "triangular" else 2.0 ** -k if mode == "triangular2" else gamma**s
+        return top - (top - base) * tri * scale
+
+    return f
+
+
 def inverse_sqrt(init, w, tau=None):
     tau = tau if tau is not None else (w or 10_000)
 
@@ -238,6 +277,24 @@ CASES = {
     "cyclic": (lambda: ms.cyclic(0.001, 0.006, 200), cyclic(0.001, 0.006, 200), 0.006),
     "cyclic2": (lambda: ms.cyclic(0.001, 0.006, 30, 70, "triangular2"), cyclic(0.001, 0.006, 30, 70, "triangular2"), 0.006),
     "cyclic_exp": (lambda: ms.cyclic(0.001, 0.006, 25, mode="exp_range", gamma=0.9995), cyclic(0.001, 0.006, 25, mode="exp_range", gamma=0.9995), 0.006),
+    "onecycle_momentum": (lambda: ms.onecycle_momentum(1000), torch_onecycle_momentum(1000), 0.95),
+    "onecycle_momentum_frac": (lambda: ms.onecycle_momentum(107, 0.31, base_momentum=0.5, max_momentum=0.99),
+                               torch_onecycle_momentum(107, 0.31, base=0.5, top=0.99), 0.99),
+    "onecycle_momentum_linear3": (lambda: ms.onecycle_momentum(997, 0.2, "linear", 0.8, 0.9, True),
+                                  torch_onecycle_momentum(997, 0.2, "linear", 0.8, 0.9, True), 0.9),
+    "onecycle_momentum_cos3": (lambda: ms.onecycle_momentum(503, 0.37, three_phase=True), torch_onecycle_momentum(503, 0.37, three=True), 0.95),
+    "onecycle_momentum_epochs": (lambda: ms.onecycle_momentum(epochs=7, steps_per_epoch=13, pct_start=0.31, anneal="linear"),
+                                 torch_onecycle_momentum(91, 0.31, "linear"), 0.95),
+    "onecycle_cos3_late_peak": (lambda: ms.onecycle(100, 1.0, 0.6, three_phase=True), torch_onecycle(100, 1.0, 0.6, three=True), 1.0),
+    "onecycle_momentum_late_peak": (lambda: ms.onecycle_momentum(100, 0.6, "linear", three_phase=True),
+                                    torch_onecycle_momentum(100, 0.6, "linear", three=True), 0.95),
+    "onecycle_momentum_long": (lambda: ms.onecycle_momentum(3 * 10**6, 0.25, base_momentum=0.85, max_momentum=0.99),
+                               torch_onecycle_momentum(3 * 10**6, 0.25, base=0.85, top=0.99), 0.99),
+    "cyclic_momentum": (lambda: ms.cyclic_momentum(0.8, 0.9, 200), cyclic_momentum(0.8, 0.9, 200), 0.9),
+    "cyclic_momentum2": (lambda: ms.cyclic_momentum(0.85, 0.95, 30, 70, "triangular2"), cyclic_momentum(0.85, 0.95, 30, 70, "triangular2"), 0.95),
+    "cyclic_momentum_exp": (lambda: ms.cyclic_momentum(0.8, 0.9, 25, mode="exp_range", gamma=0.9995),
+                            cyclic_momentum(0.8, 0.9, 25, mode="exp_range", gamma=0.9995), 0.9),
+    "cyclic_momentum_beta1": (lambda: ms.cyclic_momentum(0.5, 0.99, 1000, 3000), cyclic_momentum(0.5, 0.99, 1000, 3000), 0.99),
     "inverse_sqrt": (lambda: ms.inverse_sqrt(1e-3, 400), inverse_sqrt(1e-3, 400), 1e-3),
     "inverse_sqrt_tau": (lambda: ms.inverse_sqrt(1.0, 0, 77), inverse_sqrt(1.0, 0, 77), 1.0),
     "wsd": (lambda: ms.warmup_stable_decay(1e-3, 100, 1000, 500, 0.1), wsd(1e-3, 100, 1000, 500, 0.1), 1e-3),

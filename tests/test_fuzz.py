@@ -57,7 +57,7 @@ def test_fuzz_products_and_exponents_against_float64_oracle(specs, steps):
 # ---- the families (issue 15): random arguments against families_oracle
 from fractions import Fraction  # noqa: E402
 
-from families_oracle import hf_cosine, torch_onecycle  # noqa: E402
+from families_oracle import hf_cosine, torch_onecycle, torch_onecycle_momentum  # noqa: E402
 
 # num_cycles: decimals people write (exact as fractions, also past T), and
 # arbitrary floats (nearest fraction within 2^-40: checked up to 4 (T - W))
@@ -67,15 +67,21 @@ _cycles = st.one_of(st.integers(1, 400).map(lambda k: k / 100), st.integers(1, 1
 
 @st.composite
 def _family(draw):
-    which = draw(st.sampled_from(["warmup", "min_lr", "warmup_lr_rate", "onecycle"]))
-    if which == "onecycle":
+    which = draw(st.sampled_from(["warmup", "min_lr", "warmup_lr_rate", "onecycle", "onecycle_momentum"]))
+    if which.startswith("onecycle"):
         e, spe = draw(st.integers(1, 40)), draw(st.integers(1, 60))
         pct = draw(st.floats(0.0625, 0.9375, width=32))
         lr, three = draw(pos32), draw(st.booleans())
         an = draw(st.sampled_from(["cos", "linear"]))
         T = e * spe
-        if three and (2 * pct * T - 2 <= pct * T - 1 or T - 1 <= 2 * pct * T - 2) or pct * T - 1 <= 0 or T - 1 <= pct * T - 1:
+        # (three-phase with its second end at or past T - 1: torch's value at T - 1 is held, issue 20)
+        if three and (2 * pct * T - 2 <= pct * T - 1 or T - 1 == 2 * pct * T - 2) or pct * T - 1 <= 0 or T - 1 <= pct * T - 1:
             which = "skip"
+        if which == "onecycle_momentum":
+            b, m = draw(st.floats(0.0, 1.0, width=32)), draw(st.floats(0.0, 1.0, width=32))
+            return (which, lambda: ms.onecycle_momentum(epochs=e, steps_per_epoch=spe, pct_start=pct, anneal=an, base_momentum=b,
+                                                        max_momentum=m, three_phase=three),
+                    lambda: torch_onecycle_momentum(T, pct, an, b, m, three), max(b, m, 2**-20), T)
         return (which, lambda: ms.onecycle(max_lr=lr, epochs=e, steps_per_epoch=spe, pct_start=pct, anneal=an, three_phase=three),
                 lambda: torch_onecycle(T, lr, pct, an, three=three), lr, T)
     w, L = draw(st.integers(0, 300)), draw(st.integers(1, 5000))
@@ -99,7 +105,7 @@ def test_fuzz_families_against_float64_oracle(fam, far, near):
     if which == "skip":
         return
     steps = near
-    if which == "onecycle" or extra[0]:
+    if which.startswith("onecycle") or extra[0]:
         steps = near + far  # exact fractions: any step; others to 4 (T - W)
     else:
         steps = [s % (4 * extra[1] + 300) for s in near]

@@ -109,6 +109,8 @@ TORCH = {
                          lambda: ms.onecycle(997, 1.0, 0.2, "linear", 10.0, 100.0, True), 997),
     "onecycle_cos3": (lambda L, o: L.OneCycleLR(o, 1.0, total_steps=503, pct_start=0.37, three_phase=True, cycle_momentum=False),
                       lambda: ms.onecycle(503, 1.0, 0.37, three_phase=True), 503),
+    "onecycle_cos3_late_peak": (lambda L, o: L.OneCycleLR(o, 1.0, total_steps=100, pct_start=0.6, three_phase=True, cycle_momentum=False),
+                                lambda: ms.onecycle(100, 1.0, 0.6, three_phase=True), 100),
     "cyclic": (lambda L, o: L.CyclicLR(o, 0.001, 0.006, 200, cycle_momentum=False), lambda: ms.cyclic(0.001, 0.006, 200), N),
     "cyclic2": (lambda L, o: L.CyclicLR(o, 0.001, 0.006, 30, 70, "triangular2", cycle_momentum=False),
                 lambda: ms.cyclic(0.001, 0.006, 30, 70, "triangular2"), N),
@@ -121,6 +123,59 @@ TORCH = {
 def test_torch(cid):
     make, ours_fn, n = TORCH[cid]
     theirs = _torch_lrs(make, n)
+    ours = _ours(ours_fn(), n)
+    assert_close(ours, theirs, float(np.max(np.abs(theirs))), rtol=1e-5, atol_rel=1e-6)
+
+
+# torch's momentum curves (cycle_momentum=True): what OneCycleLR / CyclicLR write
+# into the group's "momentum" (SGD) or "betas"[0] (Adam) before each step, against
+# onecycle_momentum / cyclic_momentum; some rows build ours through get_schedule
+# from the very argument dict given to torch.
+
+
+def _torch_momenta(cls, kw, n, adam):
+    torch = pytest.importorskip("torch", reason="torch is not installed (pip install 'mlx-sched[refs]')")
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.Adam([p], lr=1.0) if adam else torch.optim.SGD([p], lr=1.0, momentum=0.9)
+    sched = getattr(torch.optim.lr_scheduler, cls)(opt, **kw)
+    out = []
+    for _ in range(n):
+        g = opt.param_groups[0]
+        out.append(g["betas"][0] if adam else g["momentum"])
+        opt.step()
+        sched.step()
+    return np.array(out, np.float64)
+
+
+_OC = dict(max_lr=0.5, epochs=7, steps_per_epoch=13, pct_start=0.31, anneal_strategy="linear", base_momentum=0.5, max_momentum=0.99)
+_CY = dict(base_lr=0.001, max_lr=0.006, step_size_up=1000, step_size_down=3000, mode="triangular2", base_momentum=0.5, max_momentum=0.99)
+
+TORCH_MOMENTUM = {  # id: (torch class, its arguments, ours, steps, Adam's beta1 instead of SGD's momentum)
+    "onecycle_cos": ("OneCycleLR", dict(max_lr=1.0, total_steps=1000), lambda: ms.onecycle_momentum(1000), 1000, False),
+    "onecycle_frac": ("OneCycleLR", dict(max_lr=0.5, total_steps=107, pct_start=0.31, base_momentum=0.5, max_momentum=0.99),
+                      lambda: ms.onecycle_momentum(107, 0.31, base_momentum=0.5, max_momentum=0.99), 107, False),
+    "onecycle_linear3": ("OneCycleLR", dict(max_lr=1.0, total_steps=997, pct_start=0.2, anneal_strategy="linear", three_phase=True,
+                                            base_momentum=0.8, max_momentum=0.9),
+                         lambda: ms.onecycle_momentum(997, 0.2, "linear", 0.8, 0.9, True), 997, False),
+    "onecycle_cos3": ("OneCycleLR", dict(max_lr=1.0, total_steps=503, pct_start=0.37, three_phase=True),
+                      lambda: ms.onecycle_momentum(503, 0.37, three_phase=True), 503, False),
+    "onecycle_cos3_late_peak": ("OneCycleLR", dict(max_lr=1.0, total_steps=100, pct_start=0.6, three_phase=True),
+                                lambda: ms.onecycle_momentum(100, 0.6, three_phase=True), 100, False),
+    "onecycle_epochs_adam": ("OneCycleLR", _OC, lambda: ms.get_schedule("onecycle_momentum", **_OC), 91, True),
+    "cyclic": ("CyclicLR", dict(base_lr=0.001, max_lr=0.006, step_size_up=200), lambda: ms.cyclic_momentum(0.8, 0.9, 200), N, False),
+    "cyclic2": ("CyclicLR", dict(base_lr=0.001, max_lr=0.006, step_size_up=30, step_size_down=70, mode="triangular2",
+                                 base_momentum=0.85, max_momentum=0.95),
+                lambda: ms.cyclic_momentum(0.85, 0.95, 30, 70, "triangular2"), N, False),
+    "cyclic_exp": ("CyclicLR", dict(base_lr=0.001, max_lr=0.006, step_size_up=25, mode="exp_range", gamma=0.9995),
+                   lambda: ms.cyclic_momentum(0.8, 0.9, 25, mode="exp_range", gamma=0.9995), N, False),
+    "cyclic2_adam": ("CyclicLR", _CY, lambda: ms.get_schedule("cyclic_momentum", **_CY), 3 * N, True),
+}
+
+
+@pytest.mark.parametrize("cid", sorted(TORCH_MOMENTUM))
+def test_torch_momentum(cid):
+    cls, kw, ours_fn, n, adam = TORCH_MOMENTUM[cid]
+    theirs = _torch_momenta(cls, kw, n, adam)
     ours = _ours(ours_fn(), n)
     assert_close(ours, theirs, float(np.max(np.abs(theirs))), rtol=1e-5, atol_rel=1e-6)
 

@@ -687,6 +687,7 @@ def onecycle(total_steps: Optional[int] = None, max_lr: Optional[ScalarOrSeq] = 
     A phase of zero length is an error (torch divides by zero). As torch,
     ``epochs`` and ``steps_per_epoch`` may stand for ``total_steps``
     (``total_steps = epochs * steps_per_epoch``; a given ``total_steps`` wins).
+    The momentum torch cycles with it is :func:`onecycle_momentum`.
 
     Args:
         total_steps (int, optional): Total length T, an integer ``>= 1`` and
@@ -723,11 +724,30 @@ def onecycle(total_steps: Optional[int] = None, max_lr: Optional[ScalarOrSeq] = 
         >>> mlx_sched.onecycle(max_lr=1.0, epochs=10, steps_per_epoch=10, anneal="linear")(29)
         array(1, dtype=float32)
     """
+    if max_lr is None:
+        raise TypeError("onecycle() missing required argument 'max_lr'")
+    T = _onecycle_length(total_steps, epochs, steps_per_epoch)
+    ps = _onecycle_pct_anneal(pct_start, anneal)
+    df, fdf = _check_positive("div_factor", div_factor), _check_positive("final_div_factor", final_div_factor)
+    three_phase = _check_bool("three_phase", three_phase)
+    ends = _onecycle_ends("onecycle", T, ps, three_phase)
+
+    def make(mx_lr: float) -> List[Segment]:
+        lo_lr = mx_lr / df
+        targets = [(lo_lr, mx_lr), (mx_lr, lo_lr), (lo_lr, lo_lr / fdf)] if three_phase else [(lo_lr, mx_lr), (mx_lr, lo_lr / fdf)]
+        return _onecycle_member(T, ends, anneal, targets)
+
+    return build("onecycle", [("total_steps", T, None), ("max_lr", max_lr, _check_real), ("pct_start", ps, None),
+                                ("anneal", anneal, None), ("div_factor", df, None), ("final_div_factor", fdf, None),
+                                ("three_phase", three_phase, None)], make)
+
+
+def _onecycle_length(total_steps: Optional[int], epochs: Optional[int], steps_per_epoch: Optional[int]) -> int:
+    """OneCycleLR's total_steps, or epochs * steps_per_epoch, checked with torch's messages."""
+
     def _pos_int(v: Any) -> bool:
         return not isinstance(v, bool) and isinstance(v, numbers.Integral) and int(v) > 0
 
-    if max_lr is None:
-        raise TypeError("onecycle() missing required argument 'max_lr'")
     if total_steps is not None:
         if not _pos_int(total_steps):
             raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
@@ -742,44 +762,58 @@ def onecycle(total_steps: Optional[int] = None, max_lr: Optional[ScalarOrSeq] = 
     T = int(total_steps)
     if T >= _STEP_LIMIT:
         raise ValueError(f"total_steps must be less than 2**62, but got {T}.")
+    return T
+
+
+def _onecycle_pct_anneal(pct_start: float, anneal: str) -> float:
+    """OneCycleLR's pct_start (returned as a float) and anneal strategy, checked with torch's messages."""
     if isinstance(pct_start, bool) or not isinstance(pct_start, numbers.Real) or not 0 <= pct_start <= 1:
         raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start}")
     if anneal not in ("cos", "linear"):
         raise ValueError(f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal}")
-    df, fdf = _check_positive("div_factor", div_factor), _check_positive("final_div_factor", final_div_factor)
-    three_phase = _check_bool("three_phase", three_phase)
-    ps = float(pct_start)
-    if three_phase:
-        ends = [ps * T - 1, 2 * ps * T - 2, float(T - 1)]
-    else:
-        ends = [ps * T - 1, float(T - 1)]
-    starts = [0.0] + ends[:-1]
-    for k, (a, b) in enumerate(zip(starts, ends)):
+    return float(pct_start)
+
+
+def _onecycle_ends(name: str, T: int, ps: float, three_phase: bool) -> List[float]:
+    """OneCycleLR's phase ends (as torch writes them, in float64): pct_start T - 1,
+    (three-phase: 2 pct_start T - 2,) T - 1; a phase of zero length is an error
+    (torch divides by zero there)."""
+    ends = [ps * T - 1, 2 * ps * T - 2, float(T - 1)] if three_phase else [ps * T - 1, float(T - 1)]
+    for k, (a, b) in enumerate(zip([0.0] + ends[:-1], ends)):
         if b == a:
-            raise ValueError(f"onecycle phase {k + 1} has zero length (pct_start={pct_start}, total_steps={T}).")
+            raise ValueError(f"{name} phase {k + 1} has zero length (pct_start={ps}, total_steps={T}).")
+    return ends
 
-    def make(mx_lr: float) -> List[Segment]:
-        lo_lr = mx_lr / df
-        targets = [(lo_lr, mx_lr), (mx_lr, lo_lr), (lo_lr, lo_lr / fdf)] if three_phase else [(lo_lr, mx_lr), (mx_lr, lo_lr / fdf)]
-        # integer steps where the phase may change: the first step past each end
-        cuts = sorted({0} | {math.floor(e) + 1 for e in ends[:-1] if 0 < math.floor(e) + 1 < T - 1})
-        pieces: List[Tuple[int, Segment]] = []
-        for c, lo in enumerate(cuts):
-            hi = cuts[c + 1] - 1 if c + 1 < len(cuts) else T - 2
-            k = next((k for k, e in enumerate(ends) if lo <= e), len(ends) - 1)
-            pieces += _anneal("linear" if anneal == "linear" else "cos", targets[k][0], targets[k][1], lo, hi, starts[k], ends[k])
-        final = targets[-1][1]
-        k0 = next((k for k, e in enumerate(ends) if 0 <= e), len(ends) - 1)  # the phase of step 0
-        segs = [constant_segment(_torch_anneal(anneal, *targets[k0], -starts[k0] / (ends[k0] - starts[k0])))]
-        for first, seg in pieces:
-            if first < T - 1:
-                segs.append(seg.shifted(first))
-        segs.append(_const_at(final, T - 1))
-        return segs
 
-    return build("onecycle", [("total_steps", T, None), ("max_lr", max_lr, _check_real), ("pct_start", ps, None),
-                                ("anneal", anneal, None), ("div_factor", df, None), ("final_div_factor", fdf, None),
-                                ("three_phase", three_phase, None)], make)
+def _onecycle_member(T: int, ends: Sequence[float], anneal: str, targets: Sequence[Tuple[float, float]]) -> List[Segment]:
+    """One member of a OneCycleLR curve: phase k (ending at ends[k], starting
+    where the one before ends, the first at 0) anneals targets[k][0] ->
+    targets[k][1]; a step takes the first phase whose end it has not passed
+    (the last beyond); held at its value at T - 1 from there on (the final
+    target, unless T - 1 is not in the last phase) and at its step-0 value
+    before 0."""
+    starts = [0.0] + list(ends[:-1])
+    # integer steps where the phase may change: the first step past each end
+    cuts = sorted({0} | {math.floor(e) + 1 for e in ends[:-1] if 0 < math.floor(e) + 1 < T - 1})
+    pieces: List[Tuple[int, Segment]] = []
+    for c, lo in enumerate(cuts):
+        hi = cuts[c + 1] - 1 if c + 1 < len(cuts) else T - 2
+        k = next((k for k, e in enumerate(ends) if lo <= e), len(ends) - 1)
+        pieces += _anneal("linear" if anneal == "linear" else "cos", targets[k][0], targets[k][1], lo, hi, starts[k], ends[k])
+
+    def at(s: int) -> float:  # torch's value at integer step s, in float64
+        k = next((k for k, e in enumerate(ends) if s <= e), len(ends) - 1)
+        return _torch_anneal(anneal, *targets[k], (s - starts[k]) / (ends[k] - starts[k]))
+
+    # held from T - 1: the final target, or, where T - 1 is not in the last
+    # phase (three-phase with pct_start > 1/2), torch's value there
+    final = targets[-1][1] if T - 1 > max(ends[:-1]) else at(T - 1)
+    segs = [constant_segment(at(0))]
+    for first, seg in pieces:
+        if first < T - 1:
+            segs.append(seg.shifted(first))
+    segs.append(_const_at(final, T - 1))
+    return segs
 
 
 def _torch_anneal(kind: str, start: float, end: float, pct: float) -> float:
@@ -787,6 +821,91 @@ def _torch_anneal(kind: str, start: float, end: float, pct: float) -> float:
     if kind == "linear":
         return (end - start) * pct + start
     return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1.0)
+
+
+@factory
+def onecycle_momentum(total_steps: Optional[int] = None, pct_start: float = 0.3, anneal: str = "cos", base_momentum: ScalarOrSeq = 0.85,
+                      max_momentum: ScalarOrSeq = 0.95, three_phase: bool = False, *, epochs: Optional[int] = None,
+                      steps_per_epoch: Optional[int] = None) -> Schedule:
+    r"""The 1cycle momentum (torch ``OneCycleLR`` with ``cycle_momentum=True``): the
+    momentum (or Adam's :math:`\beta_1`) that torch sets next to :func:`onecycle`'s learning rate.
+
+    It moves inversely to the learning rate, over the same phases. With phase
+    ends :math:`e_0 = 0`, :math:`e_1 = \text{pct\_start} \cdot T - 1`,
+    :math:`e_2 = T - 1` (three-phase: :math:`e_2 = 2 \, \text{pct\_start} \cdot T - 2`,
+    :math:`e_3 = T - 1`), a step s takes the first phase k whose end it has
+    not passed (the last phase beyond), and
+
+    .. math:: \mu(s) = \operatorname{anneal}\left(a_k, b_k, \frac{s - e_{k-1}}{e_k - e_{k-1}}\right),
+              \quad \operatorname{anneal}(a, b, p) = \begin{cases}
+              b + \tfrac12 (a - b)(1 + \cos \pi p) & \text{"cos"} \\
+              a + (b - a) p & \text{"linear"} \end{cases}
+
+    with :math:`(a_k, b_k)` = (``max_momentum``, ``base_momentum``), then
+    (``base_momentum``, ``max_momentum``); three-phase: (max, base), (base,
+    max), then (max, max): as torch, the third phase holds ``max_momentum``
+    while the learning rate anneals to its minimum. So the momentum starts at
+    ``max_momentum``, reaches ``base_momentum`` where the learning rate peaks
+    and is back at ``max_momentum`` at T - 1 (three-phase: at
+    :math:`e_2`, if :math:`e_2 \le T - 1`). Steps from T - 1 on hold the
+    value at T - 1 (torch extrapolates at T and raises after), steps before 0
+    the value at 0. A phase of zero length is an error (torch divides
+    by zero). As torch, ``epochs`` and ``steps_per_epoch`` may stand for
+    ``total_steps`` (a given ``total_steps`` wins).
+
+    ``mlx_sched.optimizers`` take it as the momentum itself
+    (``SGD(lr, momentum=mom)``, ``Adam(lr, betas=[mom, 0.999])``), evaluated
+    in the kernel at each step; with ``mlx.optimizers``, set
+    ``opt.momentum = mom(step).item()`` (or ``opt.betas``) before each step.
+
+    Args:
+        total_steps (int, optional): Total length T, an integer ``>= 1`` and
+            ``< 2**62``. Default: ``None`` (then ``epochs * steps_per_epoch``).
+        pct_start (float, optional): Fraction of T spent in the first phase
+            (the learning rate rising, the momentum falling), in [0, 1].
+            Default: ``0.3``.
+        anneal (str, optional): ``"cos"`` or ``"linear"`` (torch's
+            ``anneal_strategy``). Default: ``"cos"``.
+        base_momentum (float or 1-D sequence, optional): The momentum where the
+            learning rate peaks (any real). Default: ``0.85``.
+        max_momentum (float or 1-D sequence, optional): The momentum at the
+            start and the end (any real). Default: ``0.95``.
+        three_phase (bool, optional): torch's three phases (back up to
+            ``max_momentum`` at ``2 pct_start T - 2``, then held). Default: ``False``.
+        epochs (int, optional): Epochs, an integer ``>= 1`` (keyword only; with
+            ``steps_per_epoch``, when ``total_steps`` is None). Default: ``None``.
+        steps_per_epoch (int, optional): Steps per epoch, an integer ``>= 1``
+            (keyword only). Default: ``None``.
+
+    Returns:
+        Schedule: The schedule; a batch when any argument is a 1-D sequence.
+
+    Raises:
+        TypeError: An argument of the wrong type (named in the message).
+        ValueError: Neither ``total_steps`` nor ``epochs`` and
+            ``steps_per_epoch``, a non-positive count, ``pct_start`` outside
+            [0, 1], an unknown ``anneal``, a non-finite momentum, or a phase of
+            zero length.
+
+    Example:
+        >>> mom = mlx_sched.onecycle_momentum(100, anneal="linear")
+        >>> mom(0), mom(29), mom(99)
+        (array(0.95, dtype=float32), array(0.85, dtype=float32), array(0.95, dtype=float32))
+        >>> mlx_sched.onecycle_momentum(epochs=10, steps_per_epoch=10, anneal="linear")(29)
+        array(0.85, dtype=float32)
+    """
+    T = _onecycle_length(total_steps, epochs, steps_per_epoch)
+    ps = _onecycle_pct_anneal(pct_start, anneal)
+    three_phase = _check_bool("three_phase", three_phase)
+    ends = _onecycle_ends("onecycle_momentum", T, ps, three_phase)
+
+    def make(base: float, top: float) -> List[Segment]:
+        targets = [(top, base), (base, top), (top, top)] if three_phase else [(top, base), (base, top)]
+        return _onecycle_member(T, ends, anneal, targets)
+
+    return build("onecycle_momentum", [("total_steps", T, None), ("pct_start", ps, None), ("anneal", anneal, None),
+                                         ("base_momentum", base_momentum, _check_real), ("max_momentum", max_momentum, _check_real),
+                                         ("three_phase", three_phase, None)], make)
 
 
 @factory
@@ -798,7 +917,8 @@ def cyclic(base_lr: ScalarOrSeq, max_lr: ScalarOrSeq, step_size_up: ScalarOrSeq 
     steps and down over ``step_size_down`` (default: the same); its amplitude
     is scaled per ``mode``: ``"triangular"`` 1, ``"triangular2"``
     :math:`2^{-k}` in cycle :math:`k`, ``"exp_range"`` :math:`\gamma^s`.
-    Step sizes are integers ``>= 1``, ``gamma > 0``.
+    Step sizes are integers ``>= 1``, ``gamma > 0``. The momentum torch
+    cycles with it is :func:`cyclic_momentum`.
 
     Args:
         base_lr (float or 1-D sequence): Lower bound of the wave (any real).
@@ -833,6 +953,69 @@ def cyclic(base_lr: ScalarOrSeq, max_lr: ScalarOrSeq, step_size_up: ScalarOrSeq 
     return build("cyclic", [("base_lr", base_lr, _check_real), ("max_lr", max_lr, _check_real),
                               ("step_size_up", step_size_up, _check_count), ("step_size_down", down, _check_count),
                               ("mode", mode, None), ("gamma", gamma, _check_positive)], make)
+
+
+@factory
+def cyclic_momentum(base_momentum: ScalarOrSeq = 0.8, max_momentum: ScalarOrSeq = 0.9, step_size_up: ScalarOrSeq = 2000,
+                    step_size_down: Optional[ScalarOrSeq] = None, mode: str = "triangular", gamma: ScalarOrSeq = 1.0) -> Schedule:
+    r"""Cyclical momentum (torch ``CyclicLR`` with ``cycle_momentum=True``): the
+    momentum (or Adam's :math:`\beta_1`) that torch sets next to :func:`cyclic`'s learning rate.
+
+    The learning rate's triangle wave upside down, from ``max_momentum`` down
+    to ``base_momentum`` over ``step_size_up`` steps and back over
+    ``step_size_down`` (default: the same), its amplitude scaled as the
+    learning rate's:
+
+    .. math:: \mu(s) = \text{max\_momentum} - (\text{max\_momentum} - \text{base\_momentum})
+              \, x(s) \, \sigma(s), \quad x(s) = \begin{cases} r / U & r \le U \\ (C - r) / D & r > U \end{cases}
+
+    with U = ``step_size_up``, D = ``step_size_down``, C = U + D,
+    :math:`r = s \bmod C`, and :math:`\sigma(s)` = 1 (``"triangular"``),
+    :math:`2^{-\lfloor s / C \rfloor}` (``"triangular2"``: halved each
+    cycle), :math:`\gamma^s` (``"exp_range"``). Steps before 0 give
+    ``max_momentum``. Step sizes are integers ``>= 1``, ``gamma > 0``.
+
+    ``mlx_sched.optimizers`` take it as the momentum itself
+    (``SGD(lr, momentum=mom)``, ``Adam(lr, betas=[mom, 0.999])``), evaluated
+    in the kernel at each step; with ``mlx.optimizers``, set
+    ``opt.momentum = mom(step).item()`` (or ``opt.betas``) before each step.
+
+    Args:
+        base_momentum (float or 1-D sequence, optional): The momentum at the
+            learning rate's peaks (any real). Default: ``0.8``.
+        max_momentum (float or 1-D sequence, optional): The momentum at each
+            cycle's start (any real). Default: ``0.9``.
+        step_size_up (int or 1-D sequence, optional): Steps of the learning
+            rate's rising half (the momentum falling), an integer ``>= 1``.
+            Default: ``2000``.
+        step_size_down (int or 1-D sequence, optional): Steps of the other
+            half, an integer ``>= 1``. Default: ``None`` (``step_size_up``).
+        mode (str, optional): ``"triangular"``, ``"triangular2"`` or
+            ``"exp_range"``. Default: ``"triangular"``.
+        gamma (float or 1-D sequence, optional): Per-step amplitude factor of
+            ``"exp_range"``, ``> 0``. Default: ``1``.
+
+    Returns:
+        Schedule: The schedule; a batch when any argument is a 1-D sequence.
+
+    Raises:
+        TypeError: An argument of the wrong type (named in the message).
+        ValueError: An argument out of its range (named in the message).
+
+    Example:
+        >>> mom = mlx_sched.cyclic_momentum(0.8, 0.9, 10)
+        >>> mom(5), mom(10), mom(20)
+        (array(0.85, dtype=float32), array(0.8, dtype=float32), array(0.9, dtype=float32))
+    """
+    mode = _check_choice("mode", mode, ("triangular", "triangular2", "exp_range"))
+
+    def make(base: float, top: float, up: int, down: int, g: float) -> List[Segment]:
+        return from_zero(top, [triangle_segment(top, base - top, up, down, mode, g)])
+
+    down = step_size_up if step_size_down is None else step_size_down
+    return build("cyclic_momentum", [("base_momentum", base_momentum, _check_real), ("max_momentum", max_momentum, _check_real),
+                                       ("step_size_up", step_size_up, _check_count), ("step_size_down", down, _check_count),
+                                       ("mode", mode, None), ("gamma", gamma, _check_positive)], make)
 
 
 @factory

@@ -4,15 +4,18 @@ name and argument names of optax, PyTorch or Hugging Face transformers.
 torch and HF schedulers scale an optimizer's learning rate, so their entries
 take it as ``lr`` (torch's ``OneCycleLR``/``CyclicLR`` take ``max_lr`` /
 ``base_lr`` as torch does). torch's momentum arguments (``cycle_momentum``,
-``base_momentum``, ``max_momentum``) are accepted and do not change the
-learning rate (mlx-sched schedules the learning rate only).
+``base_momentum``, ``max_momentum``) are accepted there and do not change the
+learning rate; the momentum curves are ``onecycle_momentum`` and
+``cyclic_momentum``, which also take the whole argument set of
+``OneCycleLR`` / ``CyclicLR`` (the learning-rate arguments accepted and
+ignored), so that one torch argument dict gives both curves.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional
 
-from ._families import cyclic, onecycle, polynomial_decay, warmup_constant, warmup_stable_decay
+from ._families import cyclic, cyclic_momentum, onecycle, onecycle_momentum, polynomial_decay, warmup_constant, warmup_stable_decay
 from ._schedule import FACTORIES, Schedule, _arg_names, combinator
 from ._schedules import cosine_decay, exponential_decay, join_schedules, linear_schedule
 from ._validate import _check_count, _check_real, _check_steps0
@@ -60,6 +63,37 @@ def _torch_cyclic(base_lr: Any, max_lr: Any, step_size_up: Any = 2000, step_size
         raise TypeError("scale_fn: a Python function cannot be compiled into a schedule program; use mode.")
     _check_only("CyclicLR", _ignore_momentum(momentum))
     return cyclic(base_lr, max_lr, step_size_up, step_size_down, mode, gamma)
+
+
+def _cycling(name: str, cycle_momentum: Any) -> None:
+    if not cycle_momentum:
+        raise ValueError(f"cycle_momentum={cycle_momentum!r}: {name} then leaves the momentum at the optimizer's value; "
+                         "there is no momentum schedule to build.")
+
+
+def _torch_onecycle_momentum(max_lr: Any = None, total_steps: Optional[int] = None, epochs: Optional[int] = None,
+                             steps_per_epoch: Optional[int] = None, pct_start: float = 0.3, anneal_strategy: str = "cos",
+                             cycle_momentum: bool = True, base_momentum: Any = 0.85, max_momentum: Any = 0.95,
+                             three_phase: bool = False, **lr_only: Any) -> Schedule:
+
+    for k in ("div_factor", "final_div_factor", "last_epoch"):
+        lr_only.pop(k, None)
+    _check_only("onecycle_momentum", lr_only)
+    _cycling("OneCycleLR", cycle_momentum)
+    return onecycle_momentum(total_steps, pct_start, anneal_strategy, base_momentum, max_momentum, three_phase,
+                             epochs=epochs, steps_per_epoch=steps_per_epoch)
+
+
+def _torch_cyclic_momentum(base_lr: Any = None, max_lr: Any = None, step_size_up: Any = 2000, step_size_down: Any = None,
+                           mode: str = "triangular", gamma: Any = 1.0, scale_fn: Any = None, scale_mode: str = "cycle",
+                           cycle_momentum: bool = True, base_momentum: Any = 0.8, max_momentum: Any = 0.9, **rest: Any) -> Schedule:
+
+    rest.pop("last_epoch", None)
+    _check_only("cyclic_momentum", rest)
+    if scale_fn is not None:
+        raise TypeError("scale_fn: a Python function cannot be compiled into a schedule program; use mode.")
+    _cycling("CyclicLR", cycle_momentum)
+    return cyclic_momentum(base_momentum, max_momentum, step_size_up, step_size_down, mode, gamma)
 
 
 def _torch_linear(lr: Any, start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_iters: int = 5, last_epoch: int = -1) -> Schedule:
@@ -155,6 +189,9 @@ def _entries() -> Dict[str, Callable[..., Schedule]]:
         "CosineAnnealingLR": _lazy("cosine_with_min_lr", lambda lr, T_max, eta_min=0.0, last_epoch=-1: dict(
             init=lr, warmup_steps=0, total_steps=T_max, min_lr=eta_min)),
         "CyclicLR": _torch_cyclic,
+        # their momentum curves (cycle_momentum=True), by our names with torch's arguments
+        "onecycle_momentum": _torch_onecycle_momentum,
+        "cyclic_momentum": _torch_cyclic_momentum,
         # transformers.optimization (lr: the optimizer's learning rate)
         "get_constant_schedule": _lazy("constant", lambda lr, last_epoch=-1: dict(value=lr)),
         "get_constant_schedule_with_warmup": _lazy("warmup_constant", lambda lr, num_warmup_steps, last_epoch=-1: dict(
@@ -212,7 +249,11 @@ def get_schedule(name: str, **kwargs: Any) -> Schedule:
 
     ``"linear_schedule"`` and ``"exponential_decay"`` are MLX's with MLX's
     arguments and optax's with optax's (``init_value``, ...);
-    ``"cosine_with_min_lr"`` is HF's when given ``lr``.
+    ``"cosine_with_min_lr"`` is HF's when given ``lr``;
+    ``"onecycle_momentum"`` and ``"cyclic_momentum"`` take our arguments or
+    all of torch's ``OneCycleLR`` / ``CyclicLR`` ones (``max_lr``,
+    ``anneal_strategy``, ...: the learning-rate ones accepted and ignored),
+    so one torch argument dict gives the learning rate and its momentum.
 
     Args:
         name (str): A schedule name: any mlx-sched factory, an optax
@@ -220,7 +261,8 @@ def get_schedule(name: str, **kwargs: Any) -> Schedule:
             ``get_*_schedule*`` function or ``SchedulerType`` value.
         **kwargs: That schedule's arguments, with its library's names and
             defaults (torch's and HF's take the base learning rate as ``lr``;
-            momentum arguments and ``last_epoch`` are accepted and ignored).
+            momentum arguments and ``last_epoch`` are accepted and ignored
+            by the learning-rate schedules).
 
     Returns:
         Schedule: The schedule the named one computes, for the learning rate.
@@ -231,6 +273,9 @@ def get_schedule(name: str, **kwargs: Any) -> Schedule:
         array(5, dtype=float32)
         >>> mlx_sched.get_schedule("MultiStepLR", lr=0.05, milestones=[2, 5, 9])(5)
         array(0.0005, dtype=float32)
+        >>> kw = dict(max_lr=1.0, total_steps=100, anneal_strategy="linear", base_momentum=0.85)
+        >>> mlx_sched.get_schedule("OneCycleLR", **kw)(29), mlx_sched.get_schedule("onecycle_momentum", **kw)(29)
+        (array(1, dtype=float32), array(0.85, dtype=float32))
 
     Raises:
         ValueError: an unknown name (the known ones are listed), or an

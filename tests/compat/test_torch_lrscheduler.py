@@ -18,9 +18,11 @@ the first with `lr=1.0`; `scheduler.step(epoch)` is evaluating at `epoch`
 kept as numbers; those it derives from a formula come from our float64
 oracles (tests/oracle.py, tests/families_oracle.py).
 
-mlx-sched schedules the learning rate only (README: torch's `OneCycleLR` /
-`CyclicLR` momentum arguments are accepted and not scheduled): the momentum
-halves of the cyclic tests are the MOMENTUM rows, strict xfails.
+The momentum halves of the cyclic tests (torch's `cycle_momentum=True`) are the
+MOMENTUM rows: the same torch arguments given to `ms.get_schedule("cyclic_momentum", ...)`
+/ `ms.get_schedule("onecycle_momentum", ...)` (our `cyclic_momentum` /
+`onecycle_momentum`, which take torch's `CyclicLR` / `OneCycleLR` arguments),
+each group's momentum at each epoch as torch's test expects it.
 """
 
 from dataclasses import dataclass
@@ -37,7 +39,6 @@ import oracle
 PEER = "pytorch/pytorch test/optim/test_lrscheduler.py@70f364554f849d6ea059ddf7e985e8eaa6c4320f TestLRScheduler"
 LRS = [0.05, 0.5]          # the two parameter groups of torch's test optimizer
 ATOL = 1e-5
-LR_ONLY = "README: mlx-sched schedules the learning rate only (torch OneCycleLR/CyclicLR (lr)); momentum is not scheduled"
 
 get = ms.get_schedule
 
@@ -119,12 +120,27 @@ ONECYCLE_THREE_PHASES = [1, 9, 17, 25, 17, 9, 1, 0.75, 0.5, 0.25]
 MOMENTUM_KW = dict(cycle_momentum=True)
 
 
+@dataclass(frozen=True)
+class Torch:
+    """A torch scheduler's arguments: calling it builds the lr schedule (torch's name),
+    `momentum()` the momentum schedule from the same arguments."""
+    lr: str
+    momentum_name: str
+    kw: Any
+
+    def __call__(self):
+        return get(self.lr, **self.kw)
+
+    def momentum(self):
+        return get(self.momentum_name, **self.kw)
+
+
 def _cyclic(base, top, **kw):
-    return lambda: get("CyclicLR", base_lr=base, max_lr=top, **kw)
+    return Torch("CyclicLR", "cyclic_momentum", dict(base_lr=base, max_lr=top, **kw))
 
 
 def _onecycle(**kw):
-    return lambda: get("OneCycleLR", max_lr=25, base_momentum=1, max_momentum=22, total_steps=10, **kw)
+    return Torch("OneCycleLR", "onecycle_momentum", dict(max_lr=25, base_momentum=1, max_momentum=22, total_steps=10, **kw))
 
 
 CYCLES = [  # (mirrors, schedule, steps, lr per group, momentum per group or None)
@@ -200,13 +216,13 @@ def test_lr(row):
 MOMENTUM = [pytest.param(build, n, m, id=name) for name, build, n, _, m in CYCLES if m is not None]
 
 
-@pytest.mark.xfail(raises=AttributeError, strict=True, reason=LR_ONLY)
 @pytest.mark.parametrize("build, n, momenta", MOMENTUM)
 def test_momentum(build, n, momenta):
-    """The momentum half of torch's cyclic tests: a schedule would expose its momentum as
-    `.momentum`; mlx-sched's have none (an AttributeError)."""
-    momentum = build().momentum
+    """The momentum half of torch's cyclic tests: cyclic_momentum / onecycle_momentum
+    with the test's torch arguments."""
+    momentum = build.momentum()
     got = np.array(momentum(mx.arange(n)), dtype=np.float64).reshape(-1, n)
+    assert got.shape[0] == len(momenta)
     for values, group in zip(got, momenta):
         assert np.all(np.abs(values - _expected(group, range(n))) <= ATOL)
 
