@@ -131,7 +131,9 @@ def _missing_sections() -> list:
         cls = getattr(mo, name)
         init = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
         missing += _lacks(cls, f"mlx_sched.optimizers.{name}", returns=False, params=init)
-    owners = [(ms.Schedule, "mlx_sched.Schedule"), (mo._Fused, "mlx_sched.optimizers.SGD/Adam/AdamW")]
+    from mlx_sched.optimizers._fused import _Fused
+
+    owners = [(ms.Schedule, "mlx_sched.Schedule"), (_Fused, "mlx_sched.optimizers (every optimizer)")]
     for cls, qual in owners:
         for attr, obj in vars(cls).items():
             if attr.startswith("_") and attr not in ("__call__", "__len__", "__getitem__"):
