@@ -28,11 +28,14 @@ std::string metallib_path() {
 namespace {
 
 std::string step_type_name(mx::Dtype dt) {
-#define SCHED_STEP_NAME(name, metal_type) \
-  if (dt == mx::name) return #name;
-  SCHED_METAL_STEP_TYPES(SCHED_STEP_NAME)
-#undef SCHED_STEP_NAME
-  throw std::invalid_argument("[ScheduleEval::eval_gpu] unsupported step dtype on the GPU.");
+  switch (dt) {
+#define SCHED_METAL_STEP_CASE(name, short_name, type) \
+  case mx::name: return #name;
+    SCHED_STEP_TYPES(SCHED_METAL_STEP_CASE)
+#undef SCHED_METAL_STEP_CASE
+    default:
+      throw std::invalid_argument("[ScheduleEval::eval_gpu] unsupported step dtype on the GPU.");
+  }
 }
 
 }  // namespace
@@ -46,23 +49,10 @@ void ScheduleEval::eval_gpu(const std::vector<mx::array>& inputs, mx::array& out
   out.set_data(mx::allocator::malloc(out.nbytes()));
   if (out.size() == 0) return;
 
-  SchedMetalArgs a = {};
-  a.G = program.shape(0);
-  a.R = program.shape(1);
-  a.N = static_cast<int64_t>(out.size()) / a.G;
-  std::string name = SCHED_METAL_RANGE;
-  if (mode_ == Mode::Steps) {
-    name = SCHED_METAL_STEPS_PREFIX + step_type_name(arg.dtype());
-    a.contiguous = arg.flags().row_contiguous ? 1 : 0;
-    if (!a.contiguous && static_cast<int>(arg.ndim()) > SCHED_METAL_MAX_DIMS) {
-      throw std::invalid_argument("[ScheduleEval::eval_gpu] strided step arrays of more than 8 dims are not supported.");
-    }
-    a.ndim = static_cast<int32_t>(arg.ndim());
-    for (int d = 0; d < a.ndim && d < SCHED_METAL_MAX_DIMS; ++d) {
-      a.shape[d] = arg.shape(d);
-      a.strides[d] = arg.strides(d);
-    }
-  }
+  // the kernel's name first: an unsupported dtype is reported before a layout
+  const std::string name =
+      mode_ == Mode::Steps ? SCHED_METAL_STEPS_PREFIX + step_type_name(arg.dtype()) : std::string(SCHED_METAL_RANGE);
+  const sched_eval_args a = gpu_args(inputs, out);
 
   auto& s = stream();
   auto& d = mx::metal::device(s.device);
