@@ -1,11 +1,8 @@
 // ScheduleEval::eval_gpu for MLX's Metal backend: load the metallib that sits
-// next to this extension (not next to libmlx), take the kernel named by the
+// next to this extension (library.h), take the kernel named by the
 // shared rule (metal/kernel_names.h), bind program, input and output with
 // MLX's command encoder and dispatch one thread per value: grid (N, G).
-#include <dlfcn.h>
-
 #include <algorithm>
-#include <filesystem>
 #include <stdexcept>
 #include <string>
 
@@ -16,14 +13,6 @@
 #include "primitives.h"
 
 namespace mlx_sched {
-
-std::string metallib_path() {
-  Dl_info info;
-  if (dladdr(reinterpret_cast<void*>(&metallib_path), &info) == 0 || info.dli_fname == nullptr) {
-    throw std::runtime_error("[mlx_sched Metal] cannot locate the mlx_sched extension binary.");
-  }
-  return (std::filesystem::path(info.dli_fname).parent_path() / (SCHED_METAL_LIBRARY ".metallib")).string();
-}
 
 namespace {
 
