@@ -38,7 +38,7 @@ NB_MODULE(_ext, m) {
   // mlx.core owns mx.array's binding: imported first, also when _ext is
   // imported on its own (nanobind's stubgen does).
   nb::module_::import_("mlx.core");
-  m.doc() = "mlx-sched compiled core: the MLX primitives ScheduleEval (schedule programs at steps or over a range) and FusedStep (the fused optimizer step).";
+  m.doc() = "mlx-sched compiled core: the MLX primitives ScheduleEval (schedule programs at steps or over a range), FusedStep (the fused optimizer step), and its helpers FlatView and FloatBits.";
 
   m.def("schedule_eval", &mlx_sched::schedule_eval, "program"_a, "step"_a, "batched"_a,
         nb::kw_only(), "stream"_a = nb::none(),
@@ -83,7 +83,9 @@ Returns:
       },
       "kind"_a, "step"_a, "programs"_a, "groups"_a, "group_of"_a, "grads"_a, "param_sources"_a, "param_src"_a,
       "param_off"_a, "bucket_of"_a, "offset"_a, "states"_a, nb::kw_only(), "stream"_a = nb::none(),
-      R"(One fused optimizer step over every tensor (one primitive, one kernel).
+      R"(One fused optimizer step over every tensor, in one FusedStep node.
+
+One kernel launch on CUDA; on Metal, one dispatch per batch of 25 arrays.
 
 Args:
     kind (int): OPTIMIZERS["sgd"|"adam"|"adamw"].

@@ -1,4 +1,5 @@
-// ScheduleEval: what is common to every backend (transforms, shapes, equality).
+// The primitives' parts common to every backend: equivalence, shapes, transforms,
+// ScheduleEval's GPU arguments and FusedStep's table.
 #include "primitives.h"
 
 #include <cstring>

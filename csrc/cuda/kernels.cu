@@ -192,24 +192,24 @@ __global__ void __launch_bounds__(kBlockDim) steps_kernel_impl(Launch L) {
 
 template <typename T>
 CUfunction steps_handle() {
-  static CUfunction f = driver_handle(reinterpret_cast<const void*>(&steps_kernel_impl<T>));
+  static CUfunction f = driver_handle(reinterpret_cast<const void*>(&steps_kernel_impl<T>), "ScheduleEval");
   return f;
 }
 
 }  // namespace
 
-CUfunction driver_handle(const void* kernel) {
+CUfunction driver_handle(const void* kernel, const char* primitive) {
   cudaFunction_t f;
   cudaError_t err = cudaGetFuncBySymbol(&f, kernel);
   if (err != cudaSuccess) {
-    throw std::runtime_error(std::string("[mlx_sched CUDA] cannot get a kernel's driver handle: ") +
+    throw std::runtime_error(std::string("[") + primitive + "::eval_gpu] cannot get a kernel's driver handle: " +
                              cudaGetErrorString(err));
   }
   return reinterpret_cast<CUfunction>(f);
 }
 
 CUfunction range_kernel() {
-  static CUfunction f = driver_handle(reinterpret_cast<const void*>(&range_kernel_impl));
+  static CUfunction f = driver_handle(reinterpret_cast<const void*>(&range_kernel_impl), "ScheduleEval");
   return f;
 }
 

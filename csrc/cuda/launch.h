@@ -1,6 +1,7 @@
-// mlx-sched CUDA backend: what the host side (schedule_eval.cpp, compiled by
-// the C++ compiler against MLX's CUDA headers) and the kernels
-// (kernels.cu, compiled by nvcc against the shared math only) agree on.
+// mlx-sched CUDA backend: what the host side (schedule_eval.cpp and
+// fused_step.cpp, compiled by the C++ compiler against MLX's CUDA headers)
+// and the kernels (*.cu, compiled by nvcc against the shared math only) agree
+// on, besides what every GPU backend shares (math/kernel_args.h).
 #pragma once
 
 #include <vector>
@@ -34,7 +35,8 @@ enum class StepType { SCHED_STEP_TYPES(SCHED_CUDA_STEP_ENUM) };
 // address registered with this extension's CUDA runtime is not valid in
 // libmlx's ("invalid resource handle").
 CUfunction steps_kernel(StepType t);
-CUfunction driver_handle(const void* kernel);  // cudaGetFuncBySymbol, or throws
+// cudaGetFuncBySymbol, or throws naming the primitive ("ScheduleEval", "FusedStep")
+CUfunction driver_handle(const void* kernel, const char* primitive);
 CUfunction range_kernel();
 
 // The fused optimizer step: the tensor table travels as the kernel's

@@ -12,7 +12,7 @@
 #include "math/kernel_args.h"
 #include "math/schedule.h"
 
-// Optimizer kinds (one per primitive) and group flags.
+// Optimizer kinds (a FusedStep's kind) and group flags.
 #define SCHED_OPT_SGD 0
 #define SCHED_OPT_ADAM 1
 #define SCHED_OPT_ADAMW 2

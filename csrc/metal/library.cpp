@@ -16,7 +16,7 @@ const std::string& metallib_path() {
   static const std::string path = [] {
     Dl_info info;
     if (dladdr(reinterpret_cast<void*>(&metallib_path), &info) == 0 || info.dli_fname == nullptr) {
-      throw std::runtime_error("[mlx_sched Metal] cannot locate the mlx_sched extension binary.");
+      throw std::runtime_error("[metallib_path] cannot locate the mlx_sched extension binary.");
     }
     return (std::filesystem::path(info.dli_fname).parent_path() / (SCHED_METAL_LIBRARY ".metallib")).string();
   }();
