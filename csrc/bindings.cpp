@@ -40,7 +40,7 @@ NB_MODULE(_ext, m) {
   // mlx.core owns mx.array's binding: imported first, also when _ext is
   // imported on its own (nanobind's stubgen does).
   nb::module_::import_("mlx.core");
-  m.doc() = "mlx-sched compiled core: the MLX primitives ScheduleEval (schedule programs at steps or over a range) and FusedStep (the fused optimizer step).";
+  m.doc() = "mlx-sched compiled core: the MLX primitives ScheduleEval (schedule programs at steps or over a range), FusedStep (the fused optimizer step), and its helpers FlatView and FloatBits.";
 
   m.def("schedule_eval", &mlx_sched::schedule_eval, "program"_a, "step"_a, "batched"_a,
         nb::kw_only(), "stream"_a = nb::none(),
@@ -158,7 +158,9 @@ Returns:
       },
       nb::kw_only(), "kind"_a, "step"_a, "programs"_a, "groups"_a, "tensors"_a, "grads"_a, "param_sources"_a,
       "states"_a, "stream"_a = nb::none(),
-      R"(One fused optimizer step over every tensor: one FusedStep primitive, one kernel launch.
+      R"(One fused optimizer step over every tensor, in one FusedStep node.
+
+One kernel launch on CUDA; on Metal, one dispatch per batch of 25 arrays.
 
 Args:
     kind (int): OPTIMIZERS[name] (sgd, adam, adamw, rmsprop, adagrad,

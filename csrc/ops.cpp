@@ -220,16 +220,16 @@ std::vector<mx::array> flat_views(
     const mx::array& flat, const std::vector<int64_t>& offsets, const std::vector<mx::Shape>& shapes,
     mx::StreamOrDevice s) {
   if (offsets.size() != shapes.size() || offsets.empty()) {
-    throw std::invalid_argument("[flat_view] offsets and shapes must have the same, non-zero length.");
+    throw std::invalid_argument("[flat_views] offsets and shapes must have the same, non-zero length.");
   }
   for (size_t i = 0; i < shapes.size(); ++i) {
     int64_t size = 1;
     for (auto d : shapes[i]) {
-      if (d < 0) throw std::invalid_argument("[flat_view] negative dimension.");
+      if (d < 0) throw std::invalid_argument("[flat_views] negative dimension.");
       size *= d;
     }
     if (flat.ndim() != 1 || offsets[i] < 0 || offsets[i] + size > flat.size()) {
-      throw std::invalid_argument("[flat_view] the view must lie inside a flat (1-D) array.");
+      throw std::invalid_argument("[flat_views] the view must lie inside a flat (1-D) array.");
     }
   }
   return mx::array::make_arrays(

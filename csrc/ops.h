@@ -1,5 +1,5 @@
-// mlx-sched: C++ API. Each op validates its arguments and builds the output
-// array from the ScheduleEval primitive; nothing is evaluated here.
+// mlx-sched: C++ API. Each op validates its arguments and builds its output
+// arrays from its primitive (primitives.h); nothing is evaluated here.
 #pragma once
 
 #include "mlx/array.h"

@@ -1,7 +1,10 @@
-// ScheduleEval: what is common to every backend (transforms, shapes, equality).
+// The primitives' parts common to every backend: equivalence, shapes, transforms,
+// ScheduleEval's GPU arguments and FusedStep's table.
 #include "primitives.h"
 
 #include <cstring>
+#include <stdexcept>
+#include <string>
 
 #include "mlx/ops.h"
 #include "ops.h"
@@ -22,6 +25,28 @@ std::vector<mx::Shape> ScheduleEval::output_shapes(const std::vector<mx::array>&
     shape.insert(shape.end(), inputs[1].shape().begin(), inputs[1].shape().end());
   }
   return {shape};
+}
+
+sched_eval_args ScheduleEval::gpu_args(const std::vector<mx::array>& inputs, const mx::array& out) const {
+  const auto& program = inputs[0];
+  const auto& arg = inputs[1];
+  sched_eval_args a = {};
+  a.G = program.shape(0);
+  a.R = program.shape(1);
+  a.N = static_cast<int64_t>(out.size()) / a.G;
+  if (mode_ == Mode::Steps) {
+    a.contiguous = arg.flags().row_contiguous ? 1 : 0;
+    if (!a.contiguous && static_cast<int>(arg.ndim()) > SCHED_MAX_DIMS) {
+      throw std::invalid_argument("[ScheduleEval::eval_gpu] strided step arrays of more than " +
+                                  std::to_string(SCHED_MAX_DIMS) + " dims are not supported.");
+    }
+    a.ndim = static_cast<int32_t>(arg.ndim());
+    for (int d = 0; d < a.ndim && d < SCHED_MAX_DIMS; ++d) {
+      a.shape[d] = arg.shape(d);
+      a.strides[d] = arg.strides(d);
+    }
+  }
+  return a;
 }
 
 // A schedule is piecewise constant in the integer step and its program is

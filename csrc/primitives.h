@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 
+#include "math/kernel_args.h"
 #include "math/optim.h"
 #include "mlx/primitives.h"
 
@@ -46,6 +47,10 @@ class ScheduleEval : public mx::UnaryPrimitive {
 
   Mode mode() const { return mode_; }
   bool batched() const { return batched_; }
+
+  // What a GPU backend's kernel is told (math/kernel_args.h): the sizes and,
+  // in Steps mode, the step array's layout. Throws for one it cannot walk.
+  sched_eval_args gpu_args(const std::vector<mx::array>& inputs, const mx::array& out) const;
 
  private:
   Mode mode_;

@@ -26,21 +26,13 @@ template <typename T>
     device const int32_t* program [[buffer(0)]],
     device const T* steps [[buffer(1)]],
     device float* out [[buffer(2)]],
-    constant SchedMetalArgs& args [[buffer(3)]],
+    constant sched_eval_args& args [[buffer(3)]],
     uint2 gid [[thread_position_in_grid]]) {
   int64_t j = gid.x;
   int32_t g = gid.y;
   if (j >= args.N || g >= args.G) return;
   device const int32_t* member = program + (int64_t)g * args.R * SCHED_WORDS;
-  int64_t loc = j;
-  if (!args.contiguous) {
-    int64_t rest = j;
-    loc = 0;
-    for (int d = args.ndim - 1; d >= 0; --d) {
-      loc += (rest % args.shape[d]) * args.strides[d];
-      rest /= args.shape[d];
-    }
-  }
+  const int64_t loc = args.contiguous ? j : sched_strided_offset(args.ndim, args.shape, args.strides, j);
   out[(int64_t)g * args.N + j] = sched_eval(member, sched_member_nseg(member, args.R), sched_to_step(steps[loc]));
 }
 
@@ -50,7 +42,7 @@ template <typename T>
     device const int32_t* program [[buffer(0)]],
     device const int64_t* start [[buffer(1)]],
     device T* out [[buffer(2)]],
-    constant SchedMetalArgs& args [[buffer(3)]],
+    constant sched_eval_args& args [[buffer(3)]],
     uint2 gid [[thread_position_in_grid]]) {
   int64_t j = gid.x;
   int32_t g = gid.y;
@@ -60,6 +52,7 @@ template <typename T>
   out[(int64_t)g * args.N + j] = (T)sched_eval(member, sched_member_nseg(member, args.R), s);
 }
 
-#define SCHED_INSTANTIATE_STEPS(name, type) instantiate_kernel(SCHED_METAL_STEPS_PREFIX #name, sched_steps, type)
-SCHED_METAL_STEP_TYPES(SCHED_INSTANTIATE_STEPS)
+#define SCHED_INSTANTIATE_STEPS(name, short_name, type) \
+  instantiate_kernel(SCHED_METAL_STEPS_PREFIX #name, sched_steps, type)
+SCHED_STEP_TYPES(SCHED_INSTANTIATE_STEPS)
 instantiate_kernel(SCHED_METAL_RANGE, sched_range, float)

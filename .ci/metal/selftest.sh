@@ -47,7 +47,7 @@ PY
 
 O=metal/optim_kernels.metal S=metal/sched_kernels.metal
 K='  if ((int32_t)chunk.x >= args.nchunks) return;'  # a line of the fused kernel
-J='  int64_t loc = j;'                                # a line of sched_steps
+J='  if (j >= args.N || g >= args.G) return;'        # a line of sched_steps (its first; sched_range's too)
 FUSED='template <int KIND>
 [[kernel,'
 STEPS='template <typename T>
@@ -132,9 +132,9 @@ plant "a shader the metallib forgets" shader CMakeLists.txt '${CMAKE_CURRENT_LIS
 =>
 ' "METALLIB: .*SOURCES .* are not the shaders"
 # --- shaders, the kernel arguments (preprocessed source)
-plant "buffer index past Metal's 31" shader $S "    constant SchedMetalArgs& args [[buffer(3)]],
+plant "buffer index past Metal's 31" shader $S "    constant sched_eval_args& args [[buffer(3)]],
 =>
-    constant SchedMetalArgs& args [[buffer(31)]]," "MSL-SRC: .*sched_steps: \[\[buffer\(31\)\]\] is outside Metal's 31"
+    constant sched_eval_args& args [[buffer(31)]]," "MSL-SRC: .*sched_steps: \[\[buffer\(31\)\]\] is outside Metal's 31"
 plant "slot list and slot count disagree" shader metal/kernel_names.h "X(24, 30)
 =>
 X(24, 31)" "the slot list and its count agree"

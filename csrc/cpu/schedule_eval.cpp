@@ -13,6 +13,7 @@
 #include "math/schedule.h"
 #include "mlx/allocator.h"
 #include "mlx/backend/cpu/encoder.h"
+#include "mlx/dtype_utils.h"
 #include "clones.h"
 #include "host_data.h"
 #include "parallel.h"
@@ -302,24 +303,12 @@ void eval_steps(const mx::array& step, const void* data, const int32_t* prog, in
   }
 }
 
+// Every integer and floating dtype, float64 included (MLX's dispatch; bool
+// and complex steps are rejected by the op, ops.cpp).
 template <typename... Args>
 void eval_steps(mx::Dtype dt, Args&&... args) {
-  switch (dt) {
-    case mx::uint8: return eval_steps<uint8_t>(args...);
-    case mx::uint16: return eval_steps<uint16_t>(args...);
-    case mx::uint32: return eval_steps<uint32_t>(args...);
-    case mx::uint64: return eval_steps<uint64_t>(args...);
-    case mx::int8: return eval_steps<int8_t>(args...);
-    case mx::int16: return eval_steps<int16_t>(args...);
-    case mx::int32: return eval_steps<int32_t>(args...);
-    case mx::int64: return eval_steps<int64_t>(args...);
-    case mx::float16: return eval_steps<mx::float16_t>(args...);
-    case mx::bfloat16: return eval_steps<mx::bfloat16_t>(args...);
-    case mx::float32: return eval_steps<float>(args...);
-    case mx::float64: return eval_steps<double>(args...);
-    default:
-      throw std::runtime_error("[ScheduleEval::eval_cpu] unsupported step dtype.");
-  }
+  mx::dispatch_int_float_types(dt, "[ScheduleEval::eval_cpu]",
+                               [&](auto type) { eval_steps<MLX_GET_TYPE(type)>(args...); });
 }
 
 // One factor (a plain member) over steps start .. start + len - 1.

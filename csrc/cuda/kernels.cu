@@ -26,15 +26,6 @@ __device__ __forceinline__ sched_step load_step(T v) {
   }
 }
 
-__device__ __forceinline__ int64_t strided_offset(const Launch& L, int64_t j) {
-  int64_t off = 0;
-  for (int d = L.ndim - 1; d >= 0; --d) {
-    off += (j % L.shape[d]) * L.strides[d];
-    j /= L.shape[d];
-  }
-  return off;
-}
-
 // A block covers kBlockValues consecutive values of one member: thread t
 // handles values t*4 + k*kBlockDim*4 (k < kIters), so every float4 store of
 // a warp writes 512 contiguous bytes.
@@ -139,7 +130,7 @@ __global__ void __launch_bounds__(kBlockDim) steps_kernel_impl(Launch L) {
       const int64_t j = j0 + (it * kBlockDim + threadIdx.x) * kVec + q;
       sched_step s = sched_step_from_i64(0);
       if (j < j0 + len) {
-        s = load_step<T>(steps[L.contiguous ? j : strided_offset(L, j)]);
+        s = load_step<T>(steps[L.contiguous ? j : sched_strided_offset(L.ndim, L.shape, L.strides, j)]);
         if (!s.nan) {
           lo = s.ip < lo ? s.ip : lo;
           hi = s.ip > hi ? s.ip : hi;
@@ -201,24 +192,24 @@ __global__ void __launch_bounds__(kBlockDim) steps_kernel_impl(Launch L) {
 
 template <typename T>
 CUfunction steps_handle() {
-  static CUfunction f = driver_handle(reinterpret_cast<const void*>(&steps_kernel_impl<T>));
+  static CUfunction f = driver_handle(reinterpret_cast<const void*>(&steps_kernel_impl<T>), "ScheduleEval");
   return f;
 }
 
 }  // namespace
 
-CUfunction driver_handle(const void* kernel) {
+CUfunction driver_handle(const void* kernel, const char* primitive) {
   cudaFunction_t f;
   cudaError_t err = cudaGetFuncBySymbol(&f, kernel);
   if (err != cudaSuccess) {
-    throw std::runtime_error(std::string("[mlx_sched CUDA] cannot get a kernel's driver handle: ") +
+    throw std::runtime_error(std::string("[") + primitive + "::eval_gpu] cannot get a kernel's driver handle: " +
                              cudaGetErrorString(err));
   }
   return reinterpret_cast<CUfunction>(f);
 }
 
 CUfunction range_kernel() {
-  static CUfunction f = driver_handle(reinterpret_cast<const void*>(&range_kernel_impl));
+  static CUfunction f = driver_handle(reinterpret_cast<const void*>(&range_kernel_impl), "ScheduleEval");
   return f;
 }
 
@@ -232,17 +223,10 @@ const std::vector<KernelInfo>& load_kernels() {
     };
     const Sym syms[] = {
         {"range", reinterpret_cast<const void*>(&range_kernel_impl)},
-        {"steps_u8", reinterpret_cast<const void*>(&steps_kernel_impl<uint8_t>)},
-        {"steps_u16", reinterpret_cast<const void*>(&steps_kernel_impl<uint16_t>)},
-        {"steps_u32", reinterpret_cast<const void*>(&steps_kernel_impl<uint32_t>)},
-        {"steps_u64", reinterpret_cast<const void*>(&steps_kernel_impl<uint64_t>)},
-        {"steps_i8", reinterpret_cast<const void*>(&steps_kernel_impl<int8_t>)},
-        {"steps_i16", reinterpret_cast<const void*>(&steps_kernel_impl<int16_t>)},
-        {"steps_i32", reinterpret_cast<const void*>(&steps_kernel_impl<int32_t>)},
-        {"steps_i64", reinterpret_cast<const void*>(&steps_kernel_impl<int64_t>)},
-        {"steps_f16", reinterpret_cast<const void*>(&steps_kernel_impl<__half>)},
-        {"steps_bf16", reinterpret_cast<const void*>(&steps_kernel_impl<__nv_bfloat16>)},
-        {"steps_f32", reinterpret_cast<const void*>(&steps_kernel_impl<float>)},
+#define SCHED_CUDA_STEPS_SYM(name, short_name, type) \
+  {"steps_" #short_name, reinterpret_cast<const void*>(&steps_kernel_impl<type>)},
+        SCHED_STEP_TYPES(SCHED_CUDA_STEPS_SYM)
+#undef SCHED_CUDA_STEPS_SYM
 #define SCHED_OPT_SYMBOL(name, k, ns) {"fused_" #name, fused_step_symbol(k)},
         SCHED_OPTIMIZERS(SCHED_OPT_SYMBOL)
 #undef SCHED_OPT_SYMBOL
@@ -261,17 +245,10 @@ const std::vector<KernelInfo>& load_kernels() {
 
 CUfunction steps_kernel(StepType t) {
   switch (t) {
-    case StepType::u8: return steps_handle<uint8_t>();
-    case StepType::u16: return steps_handle<uint16_t>();
-    case StepType::u32: return steps_handle<uint32_t>();
-    case StepType::u64: return steps_handle<uint64_t>();
-    case StepType::i8: return steps_handle<int8_t>();
-    case StepType::i16: return steps_handle<int16_t>();
-    case StepType::i32: return steps_handle<int32_t>();
-    case StepType::i64: return steps_handle<int64_t>();
-    case StepType::f16: return steps_handle<__half>();
-    case StepType::bf16: return steps_handle<__nv_bfloat16>();
-    case StepType::f32: return steps_handle<float>();
+#define SCHED_CUDA_STEPS_CASE(name, short_name, type) \
+  case StepType::short_name: return steps_handle<type>();
+    SCHED_STEP_TYPES(SCHED_CUDA_STEPS_CASE)
+#undef SCHED_CUDA_STEPS_CASE
   }
   throw std::runtime_error("[ScheduleEval::eval_gpu] unsupported step dtype.");
 }

@@ -1,6 +1,7 @@
-// mlx-sched CUDA backend: what the host side (schedule_eval.cpp, compiled by
-// the C++ compiler against MLX's CUDA headers) and the kernels
-// (kernels.cu, compiled by nvcc against the shared math only) agree on.
+// mlx-sched CUDA backend: what the host side (schedule_eval.cpp and
+// fused_step.cpp, compiled by the C++ compiler against MLX's CUDA headers)
+// and the kernels (*.cu, compiled by nvcc against the shared math only) agree
+// on, besides what every GPU backend shares (math/kernel_args.h).
 #pragma once
 
 #include <vector>
@@ -8,37 +9,34 @@
 #include <cuda.h>
 #include <cstdint>
 
+#include "math/kernel_args.h"
 #include "math/optim.h"
 
 namespace mlx_sched::cuda {
 
-constexpr int kMaxDims = 8;      // strided step arrays of up to 8 dims
 constexpr int kPerThread = 16;   // values per thread (4 coalesced float4 stores)
 constexpr int kBlockDim = 256;
 
-// The one argument of every kernel (passed by value).
-struct Launch {
+// The one argument of every schedule kernel (passed by value): the scalars
+// every GPU backend sends (math/kernel_args.h), then CUDA's device pointers.
+struct Launch : sched_eval_args {
   const int32_t* program;  // (G, R, 16)
-  int32_t R;
-  int32_t G;
-  int64_t N;               // values per member
   const void* steps;       // Steps mode; null in Range mode
   const int64_t* start;    // Range mode: the first step (an int64 scalar on the device)
-  int32_t ndim;            // Steps mode, strided: shape and strides (elements)
-  int32_t contiguous;
-  int32_t shape[kMaxDims];
-  int64_t strides[kMaxDims];
   float* out;              // (G, N)
 };
 
-// Step dtypes the kernels are instantiated for (float64: MLX has none on the GPU).
-enum class StepType { u8, u16, u32, u64, i8, i16, i32, i64, f16, bf16, f32 };
+// Step dtypes the kernels are instantiated for (math/kernel_args.h).
+#define SCHED_CUDA_STEP_ENUM(name, short_name, type) short_name,
+enum class StepType { SCHED_STEP_TYPES(SCHED_CUDA_STEP_ENUM) };
+#undef SCHED_CUDA_STEP_ENUM
 
 // Driver-level handles of the kernels, for MLX's command encoder: a kernel
 // address registered with this extension's CUDA runtime is not valid in
 // libmlx's ("invalid resource handle").
 CUfunction steps_kernel(StepType t);
-CUfunction driver_handle(const void* kernel);  // cudaGetFuncBySymbol, or throws
+// cudaGetFuncBySymbol, or throws naming the primitive ("ScheduleEval", "FusedStep")
+CUfunction driver_handle(const void* kernel, const char* primitive);
 CUfunction range_kernel();
 
 // The fused optimizer step: the tensor table travels as the kernel's

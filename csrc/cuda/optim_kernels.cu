@@ -138,8 +138,9 @@ const void* fused_step_symbol(int kind) {
 }
 
 CUfunction fused_step_kernel(int kind) {
-  static CUfunction f[3] = {driver_handle(fused_step_symbol(0)), driver_handle(fused_step_symbol(1)),
-                            driver_handle(fused_step_symbol(2))};
+  static CUfunction f[3] = {driver_handle(fused_step_symbol(0), "FusedStep"),
+                            driver_handle(fused_step_symbol(1), "FusedStep"),
+                            driver_handle(fused_step_symbol(2), "FusedStep")};
   return f[kind];
 }
 

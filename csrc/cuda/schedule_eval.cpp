@@ -15,17 +15,10 @@ namespace {
 
 cuda::StepType step_type(mx::Dtype dt) {
   switch (dt) {
-    case mx::uint8: return cuda::StepType::u8;
-    case mx::uint16: return cuda::StepType::u16;
-    case mx::uint32: return cuda::StepType::u32;
-    case mx::uint64: return cuda::StepType::u64;
-    case mx::int8: return cuda::StepType::i8;
-    case mx::int16: return cuda::StepType::i16;
-    case mx::int32: return cuda::StepType::i32;
-    case mx::int64: return cuda::StepType::i64;
-    case mx::float16: return cuda::StepType::f16;
-    case mx::bfloat16: return cuda::StepType::bf16;
-    case mx::float32: return cuda::StepType::f32;
+#define SCHED_CUDA_STEP_CASE(name, short_name, type) \
+  case mx::name: return cuda::StepType::short_name;
+    SCHED_STEP_TYPES(SCHED_CUDA_STEP_CASE)
+#undef SCHED_CUDA_STEP_CASE
     default:
       throw std::invalid_argument("[ScheduleEval::eval_gpu] unsupported step dtype on the GPU.");
   }
@@ -51,11 +44,8 @@ void ScheduleEval::eval_gpu(const std::vector<mx::array>& inputs, mx::array& out
   enc.set_input_array(arg);
   enc.set_output_array(out);
 
-  cuda::Launch L{};
+  cuda::Launch L{gpu_args(inputs, out)};
   L.program = mx::gpu_ptr<int32_t>(program);
-  L.G = program.shape(0);
-  L.R = program.shape(1);
-  L.N = static_cast<int64_t>(out.size()) / L.G;
   L.out = mx::gpu_ptr<float>(out);
   cuda::load_kernels();
   CUfunction kernel;
@@ -63,16 +53,7 @@ void ScheduleEval::eval_gpu(const std::vector<mx::array>& inputs, mx::array& out
     L.start = mx::gpu_ptr<int64_t>(arg);
     kernel = cuda::range_kernel();
   } else {
-    if (arg.ndim() > cuda::kMaxDims && !arg.flags().row_contiguous) {
-      throw std::invalid_argument("[ScheduleEval::eval_gpu] strided step arrays of more than 8 dims are not supported.");
-    }
     L.steps = mx::gpu_ptr<void>(arg);
-    L.contiguous = arg.flags().row_contiguous ? 1 : 0;
-    L.ndim = arg.ndim();
-    for (int d = 0; d < arg.ndim() && d < cuda::kMaxDims; ++d) {
-      L.shape[d] = arg.shape(d);
-      L.strides[d] = arg.strides(d);
-    }
     kernel = cuda::steps_kernel(step_type(arg.dtype()));
   }
   // one block per kBlockDim * kPerThread values of a member

@@ -10,9 +10,10 @@
 // fused step matches MLX's graph.
 #pragma once
 
+#include "math/kernel_args.h"
 #include "math/schedule.h"
 
-// Optimizer kinds (one per primitive).
+// Optimizer kinds (a FusedStep's kind).
 #define SCHED_OPT_SGD 0
 #define SCHED_OPT_ADAM 1
 #define SCHED_OPT_ADAMW 2
@@ -83,7 +84,8 @@ struct sched_opt_group {
 };
 
 // A strided gradient (MLX hands out views: a Linear layer's weight gradient
-// is a transpose), its dims collapsed to at most SCHED_OPT_MAX_DIMS.
+// is a transpose), its dims collapsed to at most SCHED_OPT_MAX_DIMS (a limit
+// of its own; a strided step array may have SCHED_MAX_DIMS, kernel_args.h).
 #define SCHED_OPT_MAX_DIMS 4
 struct sched_opt_layout {
   sched_i32 ndim;
@@ -91,13 +93,9 @@ struct sched_opt_layout {
   sched_i64 strides[SCHED_OPT_MAX_DIMS];
 };
 
+// Element j's offset through a layout.
 SCHED_FN sched_i64 sched_opt_offset(const SCHED_GLOBAL sched_opt_layout* L, sched_i64 j) {
-  sched_i64 off = 0;
-  for (sched_i32 d = L->ndim - 1; d >= 0; --d) {
-    off += (j % L->shape[d]) * L->strides[d];
-    j /= L->shape[d];
-  }
-  return off;
+  return sched_strided_offset(L->ndim, L->shape, L->strides, j);
 }
 
 // One tensor: its buffers (outputs may alias inputs: donation), its size,

@@ -26,8 +26,13 @@ SCHED_FN float sched_bits_to_float(sched_u32 u) { return as_type<float>(u); }
 SCHED_FN sched_u32 sched_float_to_bits(float f) { return as_type<sched_u32>(f); }
 SCHED_FN float sched_fma(float a, float b, float c) { return metal::fma(a, b, c); }
 SCHED_FN float sched_sqrt(float x) { return metal::precise::sqrt(x); }
+typedef half sched_f16;  // the kernels' half types (step dtypes: math/kernel_args.h)
+typedef bfloat sched_bf16;
 
 #elif defined(__CUDACC__)
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
 #include <cstdint>
 #include <cstring>
 #define SCHED_FN __host__ __device__ __forceinline__
@@ -59,8 +64,10 @@ SCHED_FN sched_u32 sched_float_to_bits(float f) {
 }
 SCHED_FN float sched_fma(float a, float b, float c) { return fmaf(a, b, c); }
 SCHED_FN float sched_sqrt(float x) { return sqrtf(x); }  // IEEE (nvcc's default -prec-sqrt)
+typedef __half sched_f16;
+typedef __nv_bfloat16 sched_bf16;
 
-#else  // plain C++ (CPU backend, Metal host emulation in the tests)
+#else  // plain C++: the CPU backend, the GPU backends' host code (no sched_f16: the CPU uses MLX's)
 #include <cstdint>
 #include <cstring>
 #define SCHED_FN inline __attribute__((always_inline))

@@ -6,6 +6,7 @@
 
 namespace mlx_sched {
 
-std::string metallib_path();
+// The metallib's path, computed on the first call (library.cpp).
+const std::string& metallib_path();
 
 }  // namespace mlx_sched

@@ -1,11 +1,8 @@
 // ScheduleEval::eval_gpu for MLX's Metal backend: load the metallib that sits
-// next to this extension (not next to libmlx), take the kernel named by the
+// next to this extension (library.h), take the kernel named by the
 // shared rule (metal/kernel_names.h), bind program, input and output with
 // MLX's command encoder and dispatch one thread per value: grid (N, G).
-#include <dlfcn.h>
-
 #include <algorithm>
-#include <filesystem>
 #include <stdexcept>
 #include <string>
 
@@ -17,22 +14,17 @@
 
 namespace mlx_sched {
 
-std::string metallib_path() {
-  Dl_info info;
-  if (dladdr(reinterpret_cast<void*>(&metallib_path), &info) == 0 || info.dli_fname == nullptr) {
-    throw std::runtime_error("[mlx_sched Metal] cannot locate the mlx_sched extension binary.");
-  }
-  return (std::filesystem::path(info.dli_fname).parent_path() / (SCHED_METAL_LIBRARY ".metallib")).string();
-}
-
 namespace {
 
 std::string step_type_name(mx::Dtype dt) {
-#define SCHED_STEP_NAME(name, metal_type) \
-  if (dt == mx::name) return #name;
-  SCHED_METAL_STEP_TYPES(SCHED_STEP_NAME)
-#undef SCHED_STEP_NAME
-  throw std::invalid_argument("[ScheduleEval::eval_gpu] unsupported step dtype on the GPU.");
+  switch (dt) {
+#define SCHED_METAL_STEP_CASE(name, short_name, type) \
+  case mx::name: return #name;
+    SCHED_STEP_TYPES(SCHED_METAL_STEP_CASE)
+#undef SCHED_METAL_STEP_CASE
+    default:
+      throw std::invalid_argument("[ScheduleEval::eval_gpu] unsupported step dtype on the GPU.");
+  }
 }
 
 }  // namespace
@@ -46,23 +38,10 @@ void ScheduleEval::eval_gpu(const std::vector<mx::array>& inputs, mx::array& out
   out.set_data(mx::allocator::malloc(out.nbytes()));
   if (out.size() == 0) return;
 
-  SchedMetalArgs a = {};
-  a.G = program.shape(0);
-  a.R = program.shape(1);
-  a.N = static_cast<int64_t>(out.size()) / a.G;
-  std::string name = SCHED_METAL_RANGE;
-  if (mode_ == Mode::Steps) {
-    name = SCHED_METAL_STEPS_PREFIX + step_type_name(arg.dtype());
-    a.contiguous = arg.flags().row_contiguous ? 1 : 0;
-    if (!a.contiguous && static_cast<int>(arg.ndim()) > SCHED_METAL_MAX_DIMS) {
-      throw std::invalid_argument("[ScheduleEval::eval_gpu] strided step arrays of more than 8 dims are not supported.");
-    }
-    a.ndim = static_cast<int32_t>(arg.ndim());
-    for (int d = 0; d < a.ndim && d < SCHED_METAL_MAX_DIMS; ++d) {
-      a.shape[d] = arg.shape(d);
-      a.strides[d] = arg.strides(d);
-    }
-  }
+  // the kernel's name first: an unsupported dtype is reported before a layout
+  const std::string name =
+      mode_ == Mode::Steps ? SCHED_METAL_STEPS_PREFIX + step_type_name(arg.dtype()) : std::string(SCHED_METAL_RANGE);
+  const sched_eval_args a = gpu_args(inputs, out);
 
   auto& s = stream();
   auto& d = mx::metal::device(s.device);

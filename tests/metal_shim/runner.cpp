@@ -10,8 +10,8 @@ extern "C" {
 int emu_run(const char* name, const int32_t* program, int32_t G, int32_t R, const void* input, int64_t N,
             int32_t contiguous, int32_t ndim, const int32_t* shape, const int64_t* strides, float* out) {
   auto it = sched_emu::registry().find(name);
-  if (it == sched_emu::registry().end() || ndim > SCHED_METAL_MAX_DIMS) return -1;
-  SchedMetalArgs a = {};
+  if (it == sched_emu::registry().end() || ndim > SCHED_MAX_DIMS) return -1;
+  sched_eval_args a = {};
   a.N = N;
   a.R = R;
   a.G = G;
