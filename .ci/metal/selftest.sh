@@ -98,7 +98,7 @@ $J
 $J" "MSL-AS: .*'const __global sched_box \*' converted"
 plant "thread pointer kernel argument" shader $O "    device float* lr_out [[buffer(4)]],
 =>
-    float* lr_out [[buffer(4)]]," "kernel sched_fused_step: parameter '__generic float"
+    float* lr_out [[buffer(4)]]," "(kernel sched_fused_step: parameter '__generic float|cannot pass pointer to address space '__generic')"
 # --- shaders, what the kernels reach (IR scan)
 plant "recursion" shader $S "$STEPS
 =>
