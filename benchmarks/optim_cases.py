@@ -1,6 +1,8 @@
 """Optimizer-step benchmarks for benchmarks/run.py (``--suite optimizers``).
 
-One AdamW step (warmup + cosine learning rate) over three parameter sets:
+One AdamW step (warmup + cosine learning rate) over three parameter sets
+(and one step of each other fused optimizer over the first set, against its
+mlx.optimizers form eager and compiled):
 32 tensors of 256x256; the ~300 tensors of a ~100M-parameter transformer;
 1B parameters in 64 tensors (GPU only). Contestants: mlx_sched's fused AdamW,
 called eagerly and under mx.compile (state in, state out),
@@ -122,6 +124,54 @@ def run(case, mx, torch, on_gpu, quick, schedule_pair):
         case(f"AdamW step, {name} ({n_params / 1e6:.1f}M float32)", contestants, goals, holder)
         if on_gpu and name.startswith("1B"):
             extra["adamw_1b_params"] = n_params
+    # Issue 20: every other fused optimizer against its mlx.optimizers form,
+    # eager and compiled, on the 32-tensor set (one step, same schedule).
+    import mlx_sched.optimizers as fo
+
+    name, shapes = param_sets(on_gpu, quick)[0]
+    n_params = sum(math.prod(s) for s in shapes)
+    others = [("SGD momentum", dict(momentum=0.9)), ("RMSprop", {}), ("Adagrad", {}), ("AdaDelta", {}),
+              ("Adamax", {}), ("Lion", dict(weight_decay=0.1))]
+    for label, kw in others:
+        cls = label.split()[0]
+
+        def fresh():
+            params = {f"p{i}": mx.random.normal(s) * 0.02 for i, s in enumerate(shapes)}
+            grads = {f"p{i}": mx.random.normal(s) * 1e-3 for i, s in enumerate(shapes)}
+            mx.eval(params, grads)
+            return params, grads
+
+        holder = {}
+
+        def contestant(key, make_opt, compiled, holder=holder, fresh=fresh):
+            def setup():
+                params, grads = fresh()
+                opt = make_opt()
+                opt.init(params)
+                mx.eval(opt.state)
+                fn = opt.apply_gradients
+                if compiled:
+                    state = [opt.state]
+                    fn = partial(mx.compile, inputs=state, outputs=state)(lambda g, p: opt.apply_gradients(g, p))
+                holder[key] = [params, grads, opt, fn]
+
+            def step():
+                h = holder[key]
+                h[0] = h[3](h[1], h[0])
+                mx.eval(h[0], h[2].state)
+                mx.synchronize()
+
+            return setup, step
+
+        rows = []
+        for who, mod, lr in (("mlx_sched", fo, ours_lr), ("mlx.optimizers", optim, mlx_lr)):
+            for compiled in (False, True):
+                key = f"{who}-{compiled}"
+                setup, step = contestant(key, lambda mod=mod, lr=lr: getattr(mod, cls)(lr, **kw), compiled)
+                rows.append((f"{who} {cls} {'mx.compile' if compiled else 'eager' if who != 'mlx_sched' else '(fused)'}",
+                             step, setup, key))
+        goals = [(rows[0][0], rows[2][0], 1.0), (rows[1][0], rows[3][0], 1.0)]
+        case(f"{label} step, {name} ({n_params / 1e6:.1f}M float32)", rows, goals, holder)
     if on_gpu and not quick:
         # the device's copy bandwidth: a 4 GiB float32 copy (read + write)
         n = 1 << 30

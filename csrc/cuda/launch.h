@@ -65,7 +65,7 @@ struct OptLaunch {
 };
 static_assert(sizeof(OptLaunch) <= 32764, "CUDA kernel arguments are limited to 32764 bytes");
 
-CUfunction fused_step_kernel(int kind);  // kind: SCHED_OPT_SGD/ADAM/ADAMW
+CUfunction fused_step_kernel(int kind);  // kind: one of SCHED_OPTIMIZERS (math/optim.h)
 
 // Loads every kernel now (once per process; later calls return the same
 // list), so that no launch inside MLX's CUDA graph pays CUDA's lazy module

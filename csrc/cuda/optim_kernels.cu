@@ -138,9 +138,14 @@ const void* fused_step_symbol(int kind) {
 }
 
 CUfunction fused_step_kernel(int kind) {
-  static CUfunction f[3] = {driver_handle(fused_step_symbol(0), "FusedStep"),
-                            driver_handle(fused_step_symbol(1), "FusedStep"),
-                            driver_handle(fused_step_symbol(2), "FusedStep")};
+  // one driver handle per optimizer of SCHED_OPTIMIZERS, looked up once
+#define SCHED_OPT_HANDLE(name, k, ns) driver_handle(fused_step_symbol(k), "FusedStep"),
+  static const CUfunction f[SCHED_NUM_OPTIMIZERS] = {SCHED_OPTIMIZERS(SCHED_OPT_HANDLE)};
+#undef SCHED_OPT_HANDLE
+  static_assert(sizeof(f) / sizeof(f[0]) == SCHED_NUM_OPTIMIZERS, "one handle per optimizer");
+  if (kind < 0 || kind >= SCHED_NUM_OPTIMIZERS) {
+    throw std::invalid_argument("[FusedStep::eval_gpu] no kernel for optimizer kind " + std::to_string(kind) + ".");
+  }
   return f[kind];
 }
 
