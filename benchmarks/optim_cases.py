@@ -41,6 +41,41 @@ def param_sets(on_gpu, quick):
     return sets
 
 
+def mlx_contestants(mx, shapes, holder):
+    """A maker of (setup, step) pairs for MLX optimizers over fresh parameters
+    and gradients of ``shapes``, called eagerly or under
+    mx.compile(inputs=state, outputs=state); a step replaces the parameters
+    (for a fused optimizer the old ones are then donated)."""
+
+    def fresh():
+        params = {f"p{i}": mx.random.normal(s) * 0.02 for i, s in enumerate(shapes)}
+        grads = {f"p{i}": mx.random.normal(s) * 1e-3 for i, s in enumerate(shapes)}
+        mx.eval(params, grads)
+        return params, grads
+
+    def make(key, make_opt, compiled):
+        def setup():
+            params, grads = fresh()
+            opt = make_opt()
+            opt.init(params)
+            mx.eval(opt.state)
+            fn = opt.apply_gradients
+            if compiled:
+                state = [opt.state]
+                fn = partial(mx.compile, inputs=state, outputs=state)(lambda g, p: opt.apply_gradients(g, p))
+            holder[key] = [params, grads, opt, fn]
+
+        def step():
+            h = holder[key]
+            h[0] = h[3](h[1], h[0])
+            mx.eval(h[0], h[2].state)
+            mx.synchronize()
+
+        return setup, step
+
+    return make
+
+
 def run(case, mx, torch, on_gpu, quick, schedule_pair):
     """Adds one case per parameter set through ``case(name, contestants, goals)``."""
     import mlx.optimizers as optim
@@ -52,37 +87,8 @@ def run(case, mx, torch, on_gpu, quick, schedule_pair):
     for name, shapes in param_sets(on_gpu, quick):
         n_params = sum(math.prod(s) for s in shapes)
 
-        def fresh():
-            params = {f"p{i}": mx.random.normal(s) * 0.02 for i, s in enumerate(shapes)}
-            grads = {f"p{i}": mx.random.normal(s) * 1e-3 for i, s in enumerate(shapes)}
-            mx.eval(params, grads)
-            return params, grads
-
         holder = {}
-
-        def mlx_contestant(key, make_opt, compiled):
-            """(setup, step) for an MLX optimizer, called eagerly or under
-            mx.compile(inputs=state, outputs=state); a step replaces the
-            parameters (for the fused one the old ones are then donated)."""
-
-            def setup():
-                params, grads = fresh()
-                opt = make_opt()
-                opt.init(params)
-                mx.eval(opt.state)
-                fn = opt.apply_gradients
-                if compiled:
-                    state = [opt.state]
-                    fn = partial(mx.compile, inputs=state, outputs=state)(lambda g, p: opt.apply_gradients(g, p))
-                holder[key] = [params, grads, opt, fn]
-
-            def step():
-                h = holder[key]
-                h[0] = h[3](h[1], h[0])
-                mx.eval(h[0], h[2].state)
-                mx.synchronize()
-
-            return setup, step
+        mlx_contestant = mlx_contestants(mx, shapes, holder)
 
         setup_fused, fused_step = mlx_contestant("fused", lambda: AdamW(ours_lr), False)
         setup_fused_compiled, fused_compiled_step = mlx_contestant("fused_compiled", lambda: AdamW(ours_lr), True)
@@ -135,34 +141,8 @@ def run(case, mx, torch, on_gpu, quick, schedule_pair):
     for label, kw in others:
         cls = label.split()[0]
 
-        def fresh():
-            params = {f"p{i}": mx.random.normal(s) * 0.02 for i, s in enumerate(shapes)}
-            grads = {f"p{i}": mx.random.normal(s) * 1e-3 for i, s in enumerate(shapes)}
-            mx.eval(params, grads)
-            return params, grads
-
         holder = {}
-
-        def contestant(key, make_opt, compiled, holder=holder, fresh=fresh):
-            def setup():
-                params, grads = fresh()
-                opt = make_opt()
-                opt.init(params)
-                mx.eval(opt.state)
-                fn = opt.apply_gradients
-                if compiled:
-                    state = [opt.state]
-                    fn = partial(mx.compile, inputs=state, outputs=state)(lambda g, p: opt.apply_gradients(g, p))
-                holder[key] = [params, grads, opt, fn]
-
-            def step():
-                h = holder[key]
-                h[0] = h[3](h[1], h[0])
-                mx.eval(h[0], h[2].state)
-                mx.synchronize()
-
-            return setup, step
-
+        contestant = mlx_contestants(mx, shapes, holder)
         rows = []
         for who, mod, lr in (("mlx_sched", fo, ours_lr), ("mlx.optimizers", optim, mlx_lr)):
             for compiled in (False, True):
