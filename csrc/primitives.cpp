@@ -3,6 +3,7 @@
 #include "primitives.h"
 
 #include <cstring>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 
@@ -47,6 +48,16 @@ sched_eval_args ScheduleEval::gpu_args(const std::vector<mx::array>& inputs, con
     }
   }
   return a;
+}
+
+int ScheduleEval::gpu_step_type(mx::Dtype dt) {
+#define SCHED_STEP_DTYPE(name, short_name, type) mx::name,
+  static constexpr mx::Dtype kDtypes[] = {SCHED_STEP_TYPES(SCHED_STEP_DTYPE)};
+#undef SCHED_STEP_DTYPE
+  for (int k = 0; k < static_cast<int>(std::size(kDtypes)); ++k) {
+    if (kDtypes[k] == dt) return k;
+  }
+  throw std::invalid_argument("[ScheduleEval::eval_gpu] unsupported step dtype on the GPU.");
 }
 
 // A schedule is piecewise constant in the integer step and its program is

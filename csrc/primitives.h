@@ -51,6 +51,9 @@ class ScheduleEval : public mx::UnaryPrimitive {
   // What a GPU backend's kernel is told (math/kernel_args.h): the sizes and,
   // in Steps mode, the step array's layout. Throws for one it cannot walk.
   sched_eval_args gpu_args(const std::vector<mx::array>& inputs, const mx::array& out) const;
+  // The GPU kernel for steps of dtype dt: its index in SCHED_STEP_TYPES.
+  // Throws for a dtype the GPU kernels are not instantiated for.
+  static int gpu_step_type(mx::Dtype dt);
 
  private:
   Mode mode_;

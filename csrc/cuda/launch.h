@@ -26,7 +26,8 @@ struct Launch : sched_eval_args {
   float* out;              // (G, N)
 };
 
-// Step dtypes the kernels are instantiated for (math/kernel_args.h).
+// Step dtypes the kernels are instantiated for, in SCHED_STEP_TYPES order
+// (math/kernel_args.h; ScheduleEval::gpu_step_type gives the index).
 #define SCHED_CUDA_STEP_ENUM(name, short_name, type) short_name,
 enum class StepType { SCHED_STEP_TYPES(SCHED_CUDA_STEP_ENUM) };
 #undef SCHED_CUDA_STEP_ENUM

@@ -11,21 +11,6 @@
 
 namespace mlx_sched {
 
-namespace {
-
-cuda::StepType step_type(mx::Dtype dt) {
-  switch (dt) {
-#define SCHED_CUDA_STEP_CASE(name, short_name, type) \
-  case mx::name: return cuda::StepType::short_name;
-    SCHED_STEP_TYPES(SCHED_CUDA_STEP_CASE)
-#undef SCHED_CUDA_STEP_CASE
-    default:
-      throw std::invalid_argument("[ScheduleEval::eval_gpu] unsupported step dtype on the GPU.");
-  }
-}
-
-}  // namespace
-
 void ScheduleEval::eval_gpu(const std::vector<mx::array>& inputs, mx::array& out) {
   const auto& program = inputs[0];
   const auto& arg = inputs[1];
@@ -54,7 +39,7 @@ void ScheduleEval::eval_gpu(const std::vector<mx::array>& inputs, mx::array& out
     kernel = cuda::range_kernel();
   } else {
     L.steps = mx::gpu_ptr<void>(arg);
-    kernel = cuda::steps_kernel(step_type(arg.dtype()));
+    kernel = cuda::steps_kernel(static_cast<cuda::StepType>(gpu_step_type(arg.dtype())));
   }
   // one block per kBlockDim * kPerThread values of a member
   const int64_t per_block = int64_t(cuda::kBlockDim) * cuda::kPerThread;

@@ -14,8 +14,8 @@
 // (a larger one must be row-contiguous).
 #define SCHED_MAX_DIMS 8
 
-// ScheduleEval's kernels: one member (a row of the program) per G, N values
-// each. Steps mode reads the step array's layout; Range mode leaves it zero.
+// ScheduleEval's kernels: G members (rows of the program), N values each.
+// Steps mode reads the step array's layout; Range mode leaves it zero.
 struct sched_eval_args {
   sched_i64 N;           // values per member
   sched_i32 R;           // records per member

@@ -16,16 +16,10 @@ namespace mlx_sched {
 
 namespace {
 
-std::string step_type_name(mx::Dtype dt) {
-  switch (dt) {
-#define SCHED_METAL_STEP_CASE(name, short_name, type) \
-  case mx::name: return #name;
-    SCHED_STEP_TYPES(SCHED_METAL_STEP_CASE)
-#undef SCHED_METAL_STEP_CASE
-    default:
-      throw std::invalid_argument("[ScheduleEval::eval_gpu] unsupported step dtype on the GPU.");
-  }
-}
+// Kernel names: SCHED_METAL_STEPS_PREFIX + the MLX dtype name, in SCHED_STEP_TYPES order.
+#define SCHED_METAL_STEP_NAME(name, short_name, type) SCHED_METAL_STEPS_PREFIX #name,
+const char* const kStepKernels[] = {SCHED_STEP_TYPES(SCHED_METAL_STEP_NAME)};
+#undef SCHED_METAL_STEP_NAME
 
 }  // namespace
 
@@ -38,9 +32,8 @@ void ScheduleEval::eval_gpu(const std::vector<mx::array>& inputs, mx::array& out
   out.set_data(mx::allocator::malloc(out.nbytes()));
   if (out.size() == 0) return;
 
-  // the kernel's name first: an unsupported dtype is reported before a layout
-  const std::string name =
-      mode_ == Mode::Steps ? SCHED_METAL_STEPS_PREFIX + step_type_name(arg.dtype()) : std::string(SCHED_METAL_RANGE);
+  // the kernel first: an unsupported dtype is reported before a layout
+  const char* name = mode_ == Mode::Steps ? kStepKernels[gpu_step_type(arg.dtype())] : SCHED_METAL_RANGE;
   const sched_eval_args a = gpu_args(inputs, out);
 
   auto& s = stream();
