@@ -49,6 +49,7 @@ def test_cuda_kernels_are_loaded_at_import():
     import mlx_sched as ms
 
     names = [k[0] for k in ms._ext.CUDA_KERNELS]
-    assert "range" in names and len(names) == 15
-    assert {"fused_sgd", "fused_adam", "fused_adamw"} <= set(names)
+    fused = {f"fused_{k}" for k in ms._ext.OPTIMIZERS}  # one per optimizer (SCHED_OPTIMIZERS)
+    assert "range" in names and len(names) == 1 + 11 + len(fused)  # range, 11 step dtypes, the optimizers
+    assert fused <= set(names)
     assert all(regs > 0 for _, regs, _ in ms._ext.CUDA_KERNELS)
