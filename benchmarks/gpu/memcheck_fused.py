@@ -9,7 +9,10 @@ import mlx_sched as ms
 from mlx_sched import optimizers as fo
 
 rng = np.random.default_rng(0)
-for kind, kw in (("SGD", dict(momentum=0.9)), ("SGD", {}), ("Adam", dict(bias_correction=True)), ("AdamW", {})):
+for kind, kw in (("SGD", dict(momentum=0.9)), ("SGD", {}), ("Adam", dict(bias_correction=True)), ("AdamW", {}),
+                 ("RMSprop", dict(alpha=ms.linear_schedule(0.9, 0.99, 10))), ("Adagrad", {}),
+                 ("AdaDelta", dict(rho=ms.cosine_decay(0.95, 10, 0.8))), ("Adamax", dict(betas=[ms.constant(0.8), 0.99])),
+                 ("Lion", dict(weight_decay=ms.linear_schedule(0.0, 0.1, 10)))):
     for n in (5, 400):
         params, grads = {}, {}
         for i in range(n):
