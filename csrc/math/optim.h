@@ -124,6 +124,7 @@ struct sched_opt_scalars {
   float bc2;
   float hp[SCHED_OPT_HPS];     // each slot's value at the step
   float hp_1m[SCHED_OPT_HPS];  // 1 - that value
+  sched_i32 flags;             // the group's flags at this step (SGD: MOMENTUM off where momentum <= 0)
 };
 
 SCHED_FN sched_i64 sched_opt_chunks(sched_i64 size) { return (size + SCHED_OPT_CHUNK - 1) / SCHED_OPT_CHUNK; }
@@ -162,6 +163,13 @@ SCHED_FN sched_opt_scalars sched_opt_group_scalars(
       s.hp_1m[k] = 1.0f - s.hp[k];
     }
   }
+  // SGD's tests, once per step rather than per element (MLX: if momentum <= 0:
+  // plain step; v += (1 - dampening) g if dampening > 0 else g, times 1: exact)
+  s.flags = g.flags;
+  if (g.flags & SCHED_OPT_MOMENTUM) {
+    if (s.hp[SCHED_OPT_HP_MOMENTUM] <= 0.0f) s.flags &= ~SCHED_OPT_MOMENTUM;
+    if (!(s.hp[SCHED_OPT_HP_DAMPENING] > 0.0f)) s.hp_1m[SCHED_OPT_HP_DAMPENING] = 1.0f;
+  }
   // MLX: b ** step with step the uint64 counter after the increment, in float32
   const float t = (float)(step + 1);
   s.bc1 = 1.0f - sched_pow_pos(s.hp[SCHED_OPT_HP_B1], t);
@@ -196,11 +204,9 @@ SCHED_FN void sched_opt_update(
 #define R_ sched_opt_round<T>
   const float lr = R_(S.lr);  // learning_rate.astype(gradient.dtype)
   if (KIND == SCHED_OPT_SGD) {
-    const float momentum = S.hp[SCHED_OPT_HP_MOMENTUM];
-    // MLX: v += (1 - dampening) * g if dampening > 0 else g (times 1: exact)
-    const float omd = S.hp[SCHED_OPT_HP_DAMPENING] > 0.0f ? S.hp_1m[SCHED_OPT_HP_DAMPENING] : 1.0f;
+    const float momentum = S.hp[SCHED_OPT_HP_MOMENTUM], omd = S.hp_1m[SCHED_OPT_HP_DAMPENING];
     if (G.flags & SCHED_OPT_WEIGHT_DECAY) g = R_(g + R_(R_(S.wd) * p));
-    if (!(G.flags & SCHED_OPT_MOMENTUM) || momentum <= 0.0f) {  // MLX: if momentum <= 0
+    if (!(S.flags & SCHED_OPT_MOMENTUM)) {  // MLX: if momentum <= 0 (sched_opt_group_scalars)
       p = R_(p - R_(lr * g));
       return;
     }
