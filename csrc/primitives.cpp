@@ -28,6 +28,12 @@ std::vector<mx::Shape> ScheduleEval::output_shapes(const std::vector<mx::array>&
   return {shape};
 }
 
+void require_row_contiguous_program(const mx::array& program, const char* who) {
+  if (!program.flags().row_contiguous) {
+    throw std::invalid_argument(std::string("[") + who + "] the program must be row-contiguous.");
+  }
+}
+
 sched_eval_args ScheduleEval::gpu_args(const std::vector<mx::array>& inputs, const mx::array& out) const {
   const auto& program = inputs[0];
   const auto& arg = inputs[1];
@@ -195,6 +201,7 @@ FusedStep::Table FusedStep::prepare(
 
 void FusedStep::validate(const std::vector<mx::array>& inputs) const {
   const FusedIo io = this->io(inputs.size());
+  require_row_contiguous_program(inputs[FusedIo::programs], "FusedStep::eval");
   std::vector<sched_opt_layout> scratch;
   for (int i = 0; i < io.n; ++i) {
     if (layout_index(inputs[io.source(layout_.param_src[i])], scratch) >= 0 && layout_.param_off[i] != 0) {

@@ -93,6 +93,11 @@ struct FusedIo {
   int num_outputs() const { return 3 + nb + nb * ns; }
 };
 
+// The GPU kernels and the fused step (every backend) read a program's words
+// in order (the CPU's schedule evaluation also walks strides: a program is
+// tiny): checked before anything is allocated.
+void require_row_contiguous_program(const mx::array& program, const char* who);
+
 class FusedStep : public mx::Primitive {
  public:
   // The hypers output: (REPORTED,) for one group, else (G, REPORTED).

@@ -479,6 +479,12 @@ def test_raw_primitive_checks():
         with pytest.raises(ValueError) as e:
             _ext.fused_step(**args)
         assert msg in str(e.value)
+    # a strided programs array (a view) is refused when the step runs, before it writes anything
+    strided = mx.concatenate([prog, prog, prog, prog])[::2]  # (2, R, 16), every other program
+    args = dict(kind=0, step=step, programs=strided, groups=[group], tensors=_ext.FusedTensors(**place), grads=[g],
+                param_sources=[g], states=[[flat]])
+    with pytest.raises(ValueError, match=r"\[FusedStep::eval\] the program must be row-contiguous"):
+        mx.eval(_ext.fused_step(**args)["step"])
     # the named results, each where the primitive put it
     args = dict(kind=1, step=step, programs=prog, groups=[group], tensors=_ext.FusedTensors(**place), grads=[g],
                 param_sources=[g], states=[[flat[:3], flat[3:6]]])

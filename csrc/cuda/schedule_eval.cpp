@@ -14,9 +14,7 @@ namespace mlx_sched {
 void ScheduleEval::eval_gpu(const std::vector<mx::array>& inputs, mx::array& out) {
   const auto& program = inputs[0];
   const auto& arg = inputs[1];
-  if (!program.flags().row_contiguous) {
-    throw std::invalid_argument("[ScheduleEval::eval_gpu] the program must be row-contiguous.");
-  }
+  require_row_contiguous_program(program, "ScheduleEval::eval_gpu");
   // MLX's own kernels allocate device memory (cu::malloc_async, not exported);
   // allocator::malloc gives unified memory, and a tiny request comes from a
   // pool of small buffers that the host also touches, so every launch would

@@ -26,9 +26,7 @@ const char* const kStepKernels[] = {SCHED_STEP_TYPES(SCHED_METAL_STEP_NAME)};
 void ScheduleEval::eval_gpu(const std::vector<mx::array>& inputs, mx::array& out) {
   const auto& program = inputs[0];
   const auto& arg = inputs[1];
-  if (!program.flags().row_contiguous) {
-    throw std::invalid_argument("[ScheduleEval::eval_gpu] the program must be row-contiguous.");
-  }
+  require_row_contiguous_program(program, "ScheduleEval::eval_gpu");
   out.set_data(mx::allocator::malloc(out.nbytes()));
   if (out.size() == 0) return;
 

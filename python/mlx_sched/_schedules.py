@@ -326,7 +326,7 @@ def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence[Any]) -> 
             fs.append(segs)
         members.append(from_factors(fs))
     desc = "join_schedules([" + ", ".join(s._desc for s in schedules) + "], " + _fmt(list(boundaries)) + ")"
-    spec = {"kind": "join_schedules", "schedules": [s._spec for s in schedules], "boundaries": _plain(list(boundaries))}
+    spec = {"kind": "join_schedules", "schedules": [s.to_dict() for s in schedules], "boundaries": _plain(list(boundaries))}
     return Schedule(members, G is not None, desc, spec)
 
 
@@ -364,7 +364,7 @@ def stack(schedules: Sequence[Schedule]) -> Schedule:
         if not isinstance(s, Schedule):
             raise TypeError(f"schedules[{i}] must be an mlx_sched schedule, but got {type(s).__name__}.")
         members.extend(s._members)
-    spec = {"kind": "stack", "schedules": [s._spec for s in schedules]}
+    spec = {"kind": "stack", "schedules": [s.to_dict() for s in schedules]}
     return Schedule(members, True, "stack([" + ", ".join(s._desc for s in schedules) + "])", spec)
 
 
@@ -422,7 +422,7 @@ def multiply(*schedules: Schedule) -> Schedule:
             fs.extend(factors(s._members[g if s.batched else 0]))
         members.append(from_factors(fs))
     desc = "multiply(" + ", ".join(s._desc for s in schedules) + ")"
-    spec = {"kind": "multiply", "schedules": [s._spec for s in schedules]}
+    spec = {"kind": "multiply", "schedules": [s.to_dict() for s in schedules]}
     return Schedule(members, G is not None, desc, spec)
 
 
