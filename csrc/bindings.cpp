@@ -236,7 +236,8 @@ Returns:
   m.attr("OPT_HPS") = SCHED_OPT_HPS;
   m.attr("OPT_FLAGS") = table({{"momentum", SCHED_OPT_MOMENTUM}, {"nesterov", SCHED_OPT_NESTEROV},
                                {"weight_decay", SCHED_OPT_WEIGHT_DECAY},
-                               {"bias_correction", SCHED_OPT_BIAS_CORRECTION}});
+                               {"bias_correction", SCHED_OPT_BIAS_CORRECTION},
+                               {"decay_if_positive", SCHED_OPT_DECAY_IF_POSITIVE}});
 
   // What the Python layer checks against at import and mirrors in _program.py.
   m.attr("MLX_VERSION") = std::to_string(MLX_VERSION_MAJOR) + "." +

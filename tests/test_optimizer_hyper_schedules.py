@@ -164,3 +164,16 @@ def test_new_optimizers_same_messages_as_mlx(cls_name):
     with pytest.raises(ValueError) as ours:
         getattr(fo, cls_name)(0.1, **bad)
     assert str(ours.value) == str(theirs.value)
+
+
+def test_lion_sign_of_nan_and_zero_as_mlx():
+    """mx.sign gives 0 for NaN, 0 and -0: a NaN gradient leaves Lion's parameter as MLX does."""
+    g = {"w": mx.array([math.nan, -0.0, 0.0, 1.0, -2.0])}
+    p = {"w": mx.array([1.0, -0.0, 0.0, 2.0, 3.0])}
+    ours, ref = fo.Lion(0.1, weight_decay=0.5), optim.Lion(0.1, weight_decay=0.5)
+    pr = dict(p)
+    ref.init(pr)
+    a = ours.apply_gradients(g, dict(p))["w"]
+    b = ref.apply_gradients(g, pr)["w"]
+    assert mx.array_equal(a, b, equal_nan=True).item(), (a, b)
+    assert np.isfinite(np.array(a)).all()

@@ -46,6 +46,7 @@ SCHED_FN sched_i32 sched_opt_num_states(sched_i32 kind) {
 #define SCHED_OPT_NESTEROV 2         // SGD
 #define SCHED_OPT_WEIGHT_DECAY 4     // SGD: weight decay not the constant 0; Lion: a schedule or > 0
 #define SCHED_OPT_BIAS_CORRECTION 8  // Adam, AdamW
+#define SCHED_OPT_DECAY_IF_POSITIVE 16  // Lion: decay only at steps where weight decay > 0 (MLX's test)
 
 // Parameter dtypes (codes shared with the hosts).
 #define SCHED_OPT_F32 0
@@ -166,6 +167,7 @@ SCHED_FN sched_opt_scalars sched_opt_group_scalars(
   // SGD's tests, once per step rather than per element (MLX: if momentum <= 0:
   // plain step; v += (1 - dampening) g if dampening > 0 else g, times 1: exact)
   s.flags = g.flags;
+  if ((g.flags & SCHED_OPT_DECAY_IF_POSITIVE) && !(s.wd > 0.0f)) s.flags &= ~SCHED_OPT_WEIGHT_DECAY;
   if (g.flags & SCHED_OPT_MOMENTUM) {
     if (s.hp[SCHED_OPT_HP_MOMENTUM] <= 0.0f) s.flags &= ~SCHED_OPT_MOMENTUM;
     if (!(s.hp[SCHED_OPT_HP_DAMPENING] > 0.0f)) s.hp_1m[SCHED_OPT_HP_DAMPENING] = 1.0f;
@@ -241,8 +243,8 @@ SCHED_FN void sched_opt_update(
   if (KIND == SCHED_OPT_LION) {  // c = b1 m + (1 - b1) g; m = b2 m + (1 - b2) g; p - lr sign(c)
     const float c = R_(R_(R_(b1) * s0) + R_(R_(omb1) * g));
     s0 = R_(R_(R_(b2) * s0) + R_(R_(omb2) * g));
-    if ((G.flags & SCHED_OPT_WEIGHT_DECAY) && S.wd > 0.0f) p = R_(R_(1.0f - R_(lr * R_(S.wd))) * p);
-    const float sign = c > 0.0f ? 1.0f : (c < 0.0f ? -1.0f : c);  // mx.sign: 0 (and NaN) as is
+    if (S.flags & SCHED_OPT_WEIGHT_DECAY) p = R_(R_(1.0f - R_(lr * R_(S.wd))) * p);  // where wd > 0 (scalars)
+    const float sign = (float)(c > 0.0f) - (float)(c < 0.0f);  // mx.sign: 0 for 0, -0 and NaN
     p = R_(p - R_(lr * sign));
     return;
   }

@@ -69,7 +69,8 @@ class Lion(_Fused):
         b1, b2 = _pair("betas", h["betas"])
         wd = h["weight_decay"]
         decays = isinstance(wd, Schedule) or wd > 0  # MLX: if weight_decay > 0 (each step, for a schedule)
-        return (_ext.OPT_FLAGS["weight_decay"] if decays else 0), {"b1": b1, "b2": b2}
+        F = _ext.OPT_FLAGS
+        return (F["weight_decay"] | F["decay_if_positive"] if decays else 0), {"b1": b1, "b2": b2}
 
     def _reference_update(self, h: Dict[str, Any], g: mx.array, p: mx.array, st: Dict[str, mx.array],
                           lr: mx.array, wd: Any, step: mx.array) -> Tuple[mx.array, Dict[str, mx.array]]:
