@@ -177,3 +177,17 @@ def test_lion_sign_of_nan_and_zero_as_mlx():
     b = ref.apply_gradients(g, pr)["w"]
     assert mx.array_equal(a, b, equal_nan=True).item(), (a, b)
     assert np.isfinite(np.array(a)).all()
+
+
+def test_numpy_scalars_and_one_element_arrays_are_numbers():
+    """As mlx.optimizers takes them (np.float32 comes out of configs)."""
+    p, g = {"b": mx.ones((4,))}, {"b": mx.ones((4,))}
+    ours = fo.SGD(0.1, momentum=np.float32(0.9)).apply_gradients(g, dict(p))["b"]
+    ref = optim.SGD(0.1, momentum=0.9)
+    pr = dict(p)
+    ref.init(pr)
+    assert mx.array_equal(ours, ref.apply_gradients(g, pr)["b"]).item()
+    fo.Adam(0.1, betas=mx.array([0.9, 0.99])).apply_gradients(g, dict(p))
+    o = fo.SGD(0.1, momentum=0.9)
+    o.momentum = np.float32(0.5)
+    o.apply_gradients(g, dict(p))

@@ -4,9 +4,11 @@ checks, tree walks (paths, plans that refill a tree without parsing paths)."""
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Callable, List, Mapping, Sequence, Tuple, Union, cast
 
 import mlx.core as mx
+import numpy as np
 from mlx.utils import tree_flatten as _tree_flatten
 
 from .._families import constant
@@ -55,7 +57,10 @@ def _real_or_schedule(name: str, value: Any) -> Any:
     (unbatched) mlx-sched schedule, evaluated at the step in the kernel."""
     if isinstance(value, Schedule):
         return _as_schedule(name, value)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    # numpy scalars and one-element arrays are numbers here, as in mlx.optimizers
+    if isinstance(value, (mx.array, np.ndarray)) and value.size == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a float or an mlx_sched schedule, but got {type(value).__name__}.")
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, but got {value}.")
