@@ -9,7 +9,7 @@ import mlx.core as mx
 
 from .. import _ext
 from .._schedule import Schedule
-from ._common import Group, Rate, _pair, _real_or_schedule
+from ._common import Group, Rate, _check_betas, _pair, _real_or_schedule
 from ._fused import _Fused
 
 
@@ -73,10 +73,7 @@ class Adam(_Fused):
         super().__init__({"learning_rate": learning_rate, **{a: getattr(self, a) for a in self._ATTRS}}, groups)
 
     def _check_ranges(self, h: Dict[str, Any]) -> None:
-        for i, beta in enumerate(h["betas"]):
-            beta = _real_or_schedule(f"betas[{i}]", beta)
-            if not isinstance(beta, Schedule) and not 0.0 <= beta < 1.0:
-                raise ValueError(f"Adam beta{i + 1} should be in [0, 1), {beta} was provided instead")
+        _check_betas(h["betas"], "Adam")
         eps = _real_or_schedule("eps", h["eps"])
         if not isinstance(eps, Schedule) and not 0.0 <= eps:
             raise ValueError(f"Adam epsilon should be >=0, {eps} was provided instead")

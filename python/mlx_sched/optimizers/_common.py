@@ -78,6 +78,14 @@ def _pair(name: str, value: Any) -> List[Any]:
     return [_real_or_schedule(f"{name}[{i}]", b) for i, b in enumerate(pair)]
 
 
+def _check_betas(betas: Any, optimizer: str) -> None:
+    """MLX's check of each number among betas (a schedule is taken as it comes)."""
+    for i, beta in enumerate(betas):
+        beta = _real_or_schedule(f"betas[{i}]", beta)
+        if not isinstance(beta, Schedule) and not 0.0 <= beta < 1.0:
+            raise ValueError(f"{optimizer} beta{i + 1} should be in [0, 1), {beta} was provided instead")
+
+
 def _at(value: Any, step: mx.array) -> Any:
     """A hyperparameter's value at the step: a schedule evaluated, a float as is."""
     return value(step) if isinstance(value, Schedule) else value

@@ -8,7 +8,7 @@ import mlx.core as mx
 
 from .. import _ext
 from .._schedule import Schedule
-from ._common import Group, Rate, _pair, _real_or_schedule
+from ._common import Group, Rate, _check_betas, _pair
 from ._fused import _Fused
 
 
@@ -54,10 +54,7 @@ class Lion(_Fused):
 
     def __init__(self, learning_rate: Rate, betas: List[float] = [0.9, 0.99], weight_decay: Rate = 0.0, *,
                  groups: Optional[Sequence[Group]] = None):
-        for i, beta in enumerate(betas):  # MLX checks before anything else
-            beta = _real_or_schedule(f"betas[{i}]", beta)
-            if not isinstance(beta, Schedule) and not 0.0 <= beta < 1.0:
-                raise ValueError(f"Lion beta{i + 1} should be in [0, 1), {beta} was provided instead")
+        _check_betas(betas, "Lion")  # MLX checks before anything else
         self.betas = betas
         self.weight_decay = weight_decay
         super().__init__({"learning_rate": learning_rate, "betas": betas, "weight_decay": weight_decay}, groups)
