@@ -120,25 +120,27 @@ Returns:
       .def(
           "__init__",
           [](mlx_sched::FusedTensors* t, std::vector<int> group_of, std::vector<int> bucket_of,
-             std::vector<int64_t> offset, std::vector<int> param_src, std::vector<int64_t> param_off) {
+             std::vector<int64_t> offset, std::vector<int> param_src, std::vector<int64_t> param_off, int members) {
             new (t) mlx_sched::FusedTensors{std::move(group_of), std::move(bucket_of), std::move(offset),
-                                            std::move(param_src), std::move(param_off)};
+                                            std::move(param_src), std::move(param_off), members};
           },
-          nb::kw_only(), "group_of"_a, "bucket_of"_a, "offset"_a, "param_src"_a, "param_off"_a)
+          nb::kw_only(), "group_of"_a, "bucket_of"_a, "offset"_a, "param_src"_a, "param_off"_a, "members"_a = 1)
       .def_rw("group_of", &mlx_sched::FusedTensors::group_of, "Each tensor's parameter group.")
       .def_rw("bucket_of", &mlx_sched::FusedTensors::bucket_of, "Each tensor's bucket (its flat buffers).")
       .def_rw("offset", &mlx_sched::FusedTensors::offset, "Each tensor's element offset in its bucket.")
       .def_rw("param_src", &mlx_sched::FusedTensors::param_src, "Each tensor's parameter source.")
       .def_rw("param_off", &mlx_sched::FusedTensors::param_off, "Each tensor's element offset in its source.")
+      .def_rw("members", &mlx_sched::FusedTensors::members,
+              "Models stacked along every tensor's axis 0 (a sweep): member m of a tensor in group k uses group k + m.")
       .def("__getstate__",
            [](const mlx_sched::FusedTensors& t) {
-             return std::make_tuple(t.group_of, t.bucket_of, t.offset, t.param_src, t.param_off);
+             return std::make_tuple(t.group_of, t.bucket_of, t.offset, t.param_src, t.param_off, t.members);
            })
       .def("__setstate__",
            [](mlx_sched::FusedTensors& t, const std::tuple<std::vector<int>, std::vector<int>, std::vector<int64_t>,
-                                                           std::vector<int>, std::vector<int64_t>>& s) {
+                                                           std::vector<int>, std::vector<int64_t>, int>& s) {
              new (&t) mlx_sched::FusedTensors{std::get<0>(s), std::get<1>(s), std::get<2>(s), std::get<3>(s),
-                                              std::get<4>(s)};
+                                              std::get<4>(s), std::get<5>(s)};
            });
 
   m.def(
@@ -169,7 +171,9 @@ Args:
     programs (array): int32 (P, R, 16), the groups' schedule programs.
     groups (list[FusedGroup]): each group's hyperparameters and program rows.
     tensors (FusedTensors): where each tensor sits (group, bucket, offset,
-        parameter source and offset in it), one entry per gradient.
+        parameter source and offset in it), one entry per gradient; with
+        ``members`` > 1 each tensor's axis 0 holds that many models, member
+        m in group ``group_of + m``.
     grads (list[array]): the gradients (any layout).
     param_sources (list[array]): the parameters: previous flat buffers, or
         the tensors themselves.

@@ -93,7 +93,7 @@ FusedStepResult fused_step(
     int kind, const mx::array& step, const mx::array& programs, const std::vector<sched_opt_group>& groups,
     const FusedTensors& tensors, const std::vector<mx::array>& grads, const std::vector<mx::array>& param_sources,
     const std::vector<std::vector<mx::array>>& bucket_states, mx::StreamOrDevice s) {
-  const auto& [group_of, bucket_of, offset, param_src, param_off] = tensors;
+  const auto& [group_of, bucket_of, offset, param_src, param_off, members] = tensors;
   if (kind < 0 || kind >= SCHED_NUM_OPTIMIZERS) {
     fail("kind must be one of OPTIMIZERS' values, 0 to " + std::to_string(SCHED_NUM_OPTIMIZERS - 1) + ", but got " +
          std::to_string(kind) + ".");
@@ -126,6 +126,10 @@ FusedStepResult fused_step(
     }
     states.insert(states.end(), bucket_states[b].begin(), bucket_states[b].end());
   }
+  if (members < 1 || groups.size() % members != 0) {
+    fail("members must be at least 1 and divide the number of groups (" + std::to_string(groups.size()) +
+         "), but got " + std::to_string(members) + ".");
+  }
   if (states.empty() && n > 0) fail("states must hold " + std::to_string(ns) + " flat arrays per bucket, but got 0.");
   const size_t nb = bucket_states.size();
   FusedStep::Layout layout;
@@ -145,8 +149,13 @@ FusedStepResult fused_step(
   for (size_t i = 0; i < n; ++i) {
     const auto& g = grads[i];
     const std::string at = "[" + std::to_string(i) + "]";
-    if (group_of[i] < 0 || group_of[i] >= static_cast<int>(groups.size())) {
-      fail("group_of" + at + " = " + std::to_string(group_of[i]) + " is not a group.");
+    if (group_of[i] < 0 || group_of[i] > static_cast<int>(groups.size()) - members) {
+      fail("group_of" + at + " = " + std::to_string(group_of[i]) + " is not a group" +
+           (members > 1 ? " followed by " + std::to_string(members - 1) + " more (one per member)." : "."));
+    }
+    if (members > 1 && (g.ndim() == 0 || g.shape(0) != members)) {
+      fail("grads" + at + " has shape " + shape_str(g) + ", but with " + std::to_string(members) +
+           " members its axis 0 must be " + std::to_string(members) + ".");
     }
     if (bucket_of[i] < 0 || bucket_of[i] >= static_cast<int>(nb)) {
       fail("bucket_of" + at + " = " + std::to_string(bucket_of[i]) + " is not a bucket.");
@@ -171,7 +180,7 @@ FusedStepResult fused_step(
         << shape_str(g) << " and dtype " << g.dtype() << ".";
       fail(o.str());
     }
-    chunks += sched_opt_chunks(g.size());
+    chunks += members * sched_opt_chunks(g.size() / members);
     layout.size.push_back(static_cast<int64_t>(g.size()));
     layout.group_of.push_back(static_cast<int16_t>(group_of[i]));
   }
@@ -180,9 +189,11 @@ FusedStepResult fused_step(
   layout.param_off = param_off;
   layout.bucket_of = bucket_of;
   layout.offset = offset;
+  layout.members = members;
 
-  std::vector<mx::Shape> shapes = {{}, groups.size() == 1 ? mx::Shape{} : mx::Shape{static_cast<int>(groups.size())}};
-  shapes.push_back(FusedStep::hypers_shape(static_cast<int>(groups.size())));
+  const int ngroups = static_cast<int>(groups.size());
+  std::vector<mx::Shape> shapes = {{}, FusedStep::rates_shape(ngroups, members),
+                                   FusedStep::hypers_shape(ngroups, members)};
   std::vector<mx::Dtype> dtypes = {mx::uint64, mx::float32, mx::float32};
   for (size_t b = 0; b < nb; ++b) {
     shapes.push_back(bucket_states[b][0].shape());

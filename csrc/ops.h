@@ -22,13 +22,16 @@ mx::array schedule_values(
 // Where each of a fused step's n tensors sits (one entry per tensor): its
 // group, its bucket and element offset in that bucket's flat buffers, and
 // its parameter: a source (one of the step's parameter sources) and an
-// element offset in it (0 for a tensor that is its own source).
+// element offset in it (0 for a tensor that is its own source). `members`
+// > 1: every tensor is that many models stacked along its axis 0 (a sweep),
+// member m of a tensor in group k updated with group k + m's hyperparameters.
 struct FusedTensors {
   std::vector<int> group_of;
   std::vector<int> bucket_of;
   std::vector<int64_t> offset;
   std::vector<int> param_src;
   std::vector<int64_t> param_off;
+  int members = 1;
 };
 
 // What a fused step returns: the counter after it, each group's learning

@@ -132,8 +132,8 @@ std::vector<mx::Shape> FusedStep::output_shapes(const std::vector<mx::array>& in
           ". Compile without shapeless=True, or trace again.");
     }
   }
-  std::vector<mx::Shape> shapes = {{}, groups_.size() == 1 ? mx::Shape{} : mx::Shape{int(groups_.size())},
-                                   hypers_shape(static_cast<int>(groups_.size()))};
+  const int ngroups = static_cast<int>(groups_.size());
+  std::vector<mx::Shape> shapes = {{}, rates_shape(ngroups, layout_.members), hypers_shape(ngroups, layout_.members)};
   for (int b = 0; b < num_buckets(); ++b) shapes.push_back({static_cast<int>(layout_.bucket_size[b])});
   for (int b = 0; b < io.nb; ++b) {
     for (int k = 0; k < io.ns; ++k) shapes.push_back(inputs[io.state(b, k)].shape());
@@ -156,11 +156,12 @@ void FlatView::eval(const std::vector<mx::array>& inputs, std::vector<mx::array>
 
 namespace {
 
-// Dims of a strided array merged where they are contiguous with each other.
-bool collapse(const mx::array& a, sched_opt_layout& L) {
+// Dims of a strided array from dim `first` on (1: one member's sub-array)
+// merged where they are contiguous with each other.
+bool collapse(const mx::array& a, int first, sched_opt_layout& L) {
   L = {};
   int nd = 0;
-  for (int d = 0; d < a.ndim(); ++d) {
+  for (int d = first; d < a.ndim(); ++d) {
     if (a.shape(d) == 1) continue;
     if (nd > 0 && L.strides[nd - 1] == a.strides(d) * a.shape(d)) {
       L.shape[nd - 1] *= a.shape(d);
@@ -176,13 +177,15 @@ bool collapse(const mx::array& a, sched_opt_layout& L) {
   return true;
 }
 
-// The index of a's layout in `layouts` (added), or -1 for a row-contiguous a.
-sched_i32 layout_index(const mx::array& a, std::vector<sched_opt_layout>& layouts) {
+// The index in `layouts` (added) of a's layout from dim `first` on, or -1
+// where those dims are row-contiguous.
+sched_i32 layout_index(const mx::array& a, std::vector<sched_opt_layout>& layouts, int first = 0) {
   if (a.flags().row_contiguous) return -1;
   sched_opt_layout L;
-  if (!collapse(a, L)) {
+  if (!collapse(a, first, L)) {
     throw std::invalid_argument("[FusedStep::eval] a gradient or parameter has more than 4 strided dims.");
   }
+  if (L.ndim == 0 || (L.ndim == 1 && L.strides[0] == 1)) return -1;  // one member's part is contiguous
   layouts.push_back(L);
   return static_cast<sched_i32>(layouts.size() - 1);
 }
@@ -203,11 +206,14 @@ void FusedStep::validate(const std::vector<mx::array>& inputs) const {
   const FusedIo io = this->io(inputs.size());
   require_row_contiguous_program(inputs[FusedIo::programs], "FusedStep::eval");
   std::vector<sched_opt_layout> scratch;
+  const int first = layout_.members > 1 ? 1 : 0;
   for (int i = 0; i < io.n; ++i) {
-    if (layout_index(inputs[io.source(layout_.param_src[i])], scratch) >= 0 && layout_.param_off[i] != 0) {
+    const auto& p = inputs[io.source(layout_.param_src[i])];
+    if (!p.flags().row_contiguous && layout_.param_off[i] != 0) {
       throw std::invalid_argument("[FusedStep::eval] a strided parameter source must start at offset 0.");
     }
-    layout_index(inputs[io.grad(i)], scratch);
+    layout_index(p, scratch, first);
+    layout_index(inputs[io.grad(i)], scratch, first);
   }
 }
 
@@ -264,6 +270,10 @@ FusedStep::Table FusedStep::make_table(const std::vector<mx::array>& inputs, con
                                        const Address& address) const {
   const FusedIo io = this->io(inputs.size());
   const int n = io.n, ns = io.ns;
+  // Members (a sweep): each tensor is M equal parts along axis 0, one table
+  // entry each, in group group_of + m; a strided array's part m starts at
+  // m * strides(0) and walks the layout of the dims after axis 0.
+  const int M = layout_.members, first = M > 1 ? 1 : 0;
   auto at = [&](const mx::array& a, int64_t off) { return address(a) + off; };
   Table t;
   for (int i = 0; i < n; ++i) {
@@ -271,26 +281,35 @@ FusedStep::Table FusedStep::make_table(const std::vector<mx::array>& inputs, con
     const auto& g = inputs[io.grad(i)];
     const auto& p = inputs[io.source(layout_.param_src[i])];
     const int64_t bytes = static_cast<int64_t>(g.itemsize());
-    const int64_t off = layout_.offset[i] * bytes;
-    sched_opt_tensor e{};
-    // A flat source (contiguous, at an offset), or the tensor itself (any layout).
-    e.param_layout = layout_index(p, t.layouts);
-    e.param = at(p, layout_.param_off[i] * bytes);
-    e.grad = at(g, 0);
-    e.grad_layout = layout_index(g, t.layouts);
-    e.out_param = at(outputs[io.param_out(b)], off);
-    e.s0 = at(inputs[io.state(b, 0)], off);
-    e.out_s0 = at(outputs[io.state_out(b, 0)], off);
-    if (ns == 2) {
-      e.s1 = at(inputs[io.state(b, 1)], off);
-      e.out_s1 = at(outputs[io.state_out(b, 1)], off);
+    const int64_t per = static_cast<int64_t>(g.size()) / M;  // elements per member
+    const sched_i32 param_layout = layout_index(p, t.layouts, first);
+    const sched_i32 grad_layout = layout_index(g, t.layouts, first);
+    // element m * per of a row-contiguous array, else member m's start through axis 0's stride
+    auto member_start = [&](const mx::array& a, int m) {
+      return a.flags().row_contiguous || M == 1 ? m * per : m * static_cast<int64_t>(a.strides(0));
+    };
+    for (int m = 0; m < M; ++m) {
+      const int64_t off = (layout_.offset[i] + m * per) * bytes;
+      sched_opt_tensor e{};
+      // A flat source (contiguous, at an offset), or the tensor itself (any layout).
+      e.param_layout = param_layout;
+      e.param = at(p, (layout_.param_off[i] + member_start(p, m)) * bytes);
+      e.grad = at(g, member_start(g, m) * bytes);
+      e.grad_layout = grad_layout;
+      e.out_param = at(outputs[io.param_out(b)], off);
+      e.s0 = at(inputs[io.state(b, 0)], off);
+      e.out_s0 = at(outputs[io.state_out(b, 0)], off);
+      if (ns == 2) {
+        e.s1 = at(inputs[io.state(b, 1)], off);
+        e.out_s1 = at(outputs[io.state_out(b, 1)], off);
+      }
+      e.size = static_cast<sched_i64>(per);
+      e.first_chunk = static_cast<sched_i32>(t.chunks);
+      e.group = static_cast<sched_i16>(layout_.group_of[i] + m);
+      e.dtype = g.dtype() == mx::float32 ? SCHED_OPT_F32 : g.dtype() == mx::float16 ? SCHED_OPT_F16 : SCHED_OPT_BF16;
+      t.chunks += sched_opt_chunks(e.size);
+      t.tensors.push_back(e);
     }
-    e.size = static_cast<sched_i64>(g.size());
-    e.first_chunk = static_cast<sched_i32>(t.chunks);
-    e.group = layout_.group_of[i];
-    e.dtype = g.dtype() == mx::float32 ? SCHED_OPT_F32 : g.dtype() == mx::float16 ? SCHED_OPT_F16 : SCHED_OPT_BF16;
-    t.chunks += sched_opt_chunks(e.size);
-    t.tensors.push_back(e);
   }
   return t;
 }

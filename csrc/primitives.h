@@ -100,9 +100,18 @@ void require_row_contiguous_program(const mx::array& program, const char* who);
 
 class FusedStep : public mx::Primitive {
  public:
-  // The hypers output: (REPORTED,) for one group, else (G, REPORTED).
-  static mx::Shape hypers_shape(int groups) {
-    return groups == 1 ? mx::Shape{SCHED_OPT_REPORTED} : mx::Shape{groups, SCHED_OPT_REPORTED};
+  // The learning rates output: () for one group, (G,) for G groups, and
+  // (K, M) for K groups of M members each (a sweep with parameter groups).
+  static mx::Shape rates_shape(int groups, int members) {
+    if (groups == 1) return {};
+    if (members > 1 && groups > members) return {groups / members, members};
+    return {groups};
+  }
+  // The hypers output: the rates' shape, then REPORTED values each.
+  static mx::Shape hypers_shape(int groups, int members) {
+    mx::Shape s = rates_shape(groups, members);
+    s.push_back(SCHED_OPT_REPORTED);
+    return s;
   }
   struct Layout {
     std::vector<int16_t> group_of;   // per tensor
@@ -112,6 +121,7 @@ class FusedStep : public mx::Primitive {
     std::vector<int64_t> offset;     // per tensor: element offset in its bucket
     std::vector<int64_t> size;       // per tensor: elements (a shapeless trace must keep them)
     std::vector<int64_t> bucket_size;
+    int32_t members = 1;  // > 1: each tensor is that many members along axis 0, member m in group group_of + m
     bool operator==(const Layout&) const = default;
   };
 

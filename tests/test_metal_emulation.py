@@ -144,10 +144,12 @@ def as_bits(a):
     return np.array(a.view(mx.uint16)) if a.dtype == mx.bfloat16 else np.array(a)
 
 
-def fused_case(kind, shapes, strided=(), seed=7):
+def fused_case(kind, shapes, strided=(), seed=7, members=0):
     """An optimizer of `kind` over `shapes` (name -> (shape, dtype)) in three
     groups with their own schedules, non-zero states and a step counter of 5;
-    its step on the CPU. Gradients named in `strided` are transposes."""
+    its step on the CPU. Gradients named in `strided` are transposes. With
+    `members`, a sweep: every shape's axis 0 holds that many members, each
+    with its own learning rate (member_axis=0)."""
     from mlx_sched import optimizers as fo
     import mlx_sched as ms
 
@@ -163,10 +165,13 @@ def fused_case(kind, shapes, strided=(), seed=7):
              "RMSprop": dict(alpha=ms.linear_schedule(0.9, 0.99, 10), eps=1e-3), "Adagrad": dict(eps=1e-3),
              "AdaDelta": dict(rho=ms.cosine_decay(0.95, 10, 0.8)), "Adamax": dict(betas=[ms.constant(0.8), 0.99]),
              "Lion": dict(weight_decay=ms.linear_schedule(0.0, 0.1, 10))}[kind]
-    opt = getattr(fo, kind)(ms.step_decay(0.1, 0.5, 2), groups=[
+    sweep = dict(member_axis=0) if members else {}
+    lr = ms.step_decay([0.1 * (m + 1) / max(members, 1) for m in range(max(members, 1))], 0.5, 2) if members \
+        else ms.step_decay(0.1, 0.5, 2)
+    opt = getattr(fo, kind)(lr, groups=[
         (lambda path, p: p.ndim == 1, {"learning_rate": ms.cosine_decay(0.05, 9)}),
         (lambda path, p: path.endswith("d"), {"learning_rate": 0.02}),
-    ], **extra)
+    ], **extra, **sweep)
     opt.init(params)
     opt.state["fused"] = {b: {s: mx.array(np.abs(rng.normal(size=v.shape)).astype(np.float32)).astype(v.dtype) * 0.1
                               for s, v in d.items()} for b, d in opt.state["fused"].items()}
@@ -202,18 +207,23 @@ def emulate(emu, kind, opt, before, strided=(), donate=False, slots=25, drop=0):
     out_states = states_in if donate else {b: {s: np.zeros_like(v) for s, v in d.items()} for b, d in states_in.items()}
     out_params = {b: np.zeros_like(states_in[b][names[0]]) for b in states_in}
     g_mem = {k: np.ascontiguousarray(g_in[k].T) if k in strided else g_in[k] for k in g_in}  # memory of a transpose
-    table = np.zeros(len(L.paths), TENSOR)
+    M = L.members_of_step  # a sweep: each tensor's M members are entries of their own (FusedStep::make_table)
+    table = np.zeros(len(L.paths) * M, TENSOR)
     layouts = np.zeros(max(1, len(strided)), LAYOUT)
     chunks = 0
-    for i, path in enumerate(L.paths):
+    for i, m in [(i, m) for i in range(len(L.paths)) for m in range(M)]:
+        path = L.paths[i]
         b = L.buckets[L.bucket_of[i]][0]
-        off = L.offset[i] * p_in[path].dtype.itemsize
-        e = table[i]
-        e["param"] = p_in[path].ctypes.data
+        per = p_in[path].size // M
+        item = p_in[path].dtype.itemsize
+        off = (L.offset[i] + m * per) * item
+        e = table[i * M + m]
+        e["param"] = p_in[path].ctypes.data + m * per * item
         e["param_layout"] = -1
-        e["grad"] = g_mem[path].ctypes.data
+        e["grad"] = g_mem[path].ctypes.data + m * per * item
         e["grad_layout"] = -1
         if path in strided:
+            assert M == 1
             j = list(strided).index(path)
             rows, cols = g_in[path].shape
             layouts[j]["ndim"] = 2
@@ -226,11 +236,11 @@ def emulate(emu, kind, opt, before, strided=(), donate=False, slots=25, drop=0):
             e["s1"] = states_in[b][names[1]].ctypes.data + off
             e["out_s1"] = out_states[b][names[1]].ctypes.data + off
         e["out_param"] = out_params[b].ctypes.data + off
-        e["size"] = p_in[path].size
+        e["size"] = per
         e["first_chunk"] = chunks
-        e["group"] = L.group_of[i]
+        e["group"] = L.group_of[i] + m
         e["dtype"] = DT_CODE[b]
-        chunks += -(-p_in[path].size // 4096)
+        chunks += -(-per // 4096)
     # every array the step reaches, once (a donated state is read and written)
     arrays = list(p_in.values()) + list(g_mem.values()) + list(out_params.values())
     arrays += [v for d in states_in.values() for v in d.values()]
@@ -263,7 +273,7 @@ def emulate(emu, kind, opt, before, strided=(), donate=False, slots=25, drop=0):
 
 def assert_same_step(opt, before, cpu, got):
     L = opt._layout
-    np.testing.assert_array_equal(got["lr"], cpu["lr"])
+    np.testing.assert_array_equal(got["lr"], cpu["lr"].reshape(-1))
     for i, path in enumerate(L.paths):
         b = L.buckets[L.bucket_of[i]][0]
         sl = slice(L.offset[i], L.offset[i] + before["p"][path].size)
@@ -287,6 +297,18 @@ def test_fused_step_kernel_matches_cpu(emu, kind, donate):
     opt, before, cpu = fused_case(kind, SHAPES, strided=("e",))
     got = emulate(emu, kind, opt, before, strided=("e",), donate=donate)
     assert got["dispatches"] == 1
+    assert_same_step(opt, before, cpu, got)
+
+
+@pytest.mark.parametrize("kind", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "AdaDelta", "Adamax", "Lion"])
+def test_fused_step_sweep_members_match_cpu(emu, kind):
+    """A sweep (member_axis=0): 6 members per tensor, each its own entry and
+    its own group's learning rate, in the same one dispatch, with the CPU's bits."""
+    shapes = {"a": ((6, 70, 11), mx.float32), "b": ((6, 700), mx.float32), "c": ((6, 33), mx.float16),
+              "d": ((6, 9), mx.bfloat16)}
+    opt, before, cpu = fused_case(kind, shapes, members=6)
+    got = emulate(emu, kind, opt, before)
+    assert got["dispatches"] == 1 and len(opt._groups) == 18
     assert_same_step(opt, before, cpu, got)
 
 

@@ -16,9 +16,6 @@
 namespace mlx_sched {
 
 void FusedStep::eval_gpu(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs) {
-  if (groups_.size() > static_cast<size_t>(cuda::kOptMaxGroups)) {
-    throw std::invalid_argument("[FusedStep::eval_gpu] at most 64 parameter groups on the GPU.");
-  }
   // A whole page keeps the step and the learning rates on the device (see ScheduleEval::eval_gpu).
   Table table = prepare(
       inputs, outputs, [](size_t n) { return mx::allocator::malloc(std::max<size_t>(n, 4096)); },
@@ -34,7 +31,6 @@ void FusedStep::eval_gpu(const std::vector<mx::array>& inputs, std::vector<mx::a
   L->programs = mx::gpu_ptr<int32_t>(inputs[FusedIo::programs]);
   L->R = inputs[FusedIo::programs].shape(1);
   L->ngroups = static_cast<int32_t>(groups_.size());
-  std::copy(groups_.begin(), groups_.end(), L->groups);
   L->step_out = mx::gpu_ptr<uint64_t>(outputs[FusedIo::step_out]);
   L->lr_out = mx::gpu_ptr<float>(outputs[FusedIo::rates]);
   CUfunction kernel = cuda::fused_step_kernel(kind_);
@@ -42,22 +38,27 @@ void FusedStep::eval_gpu(const std::vector<mx::array>& inputs, std::vector<mx::a
   const auto& Ls = table.layouts;
   L->ntensors = static_cast<int32_t>(T.size());
   L->nchunks = static_cast<int32_t>(table.chunks);
-  if (T.size() <= static_cast<size_t>(cuda::kOptMaxTensors) && Ls.size() <= static_cast<size_t>(cuda::kOptMaxLayouts)) {
+  if (T.size() <= static_cast<size_t>(cuda::kOptMaxTensors) && Ls.size() <= static_cast<size_t>(cuda::kOptMaxLayouts) &&
+      groups_.size() <= static_cast<size_t>(cuda::kOptMaxGroups)) {
     std::copy(T.begin(), T.end(), L->tensors);
     std::copy(Ls.begin(), Ls.end(), L->layouts);
+    std::copy(groups_.begin(), groups_.end(), L->groups);
   } else {
     // Too large for the argument: a unified-memory buffer the host writes
     // now (it is fresh, no kernel reads it yet) and the encoder keeps alive.
     const size_t tb = T.size() * sizeof(sched_opt_tensor), lb = Ls.size() * sizeof(sched_opt_layout);
-    mx::array buf({static_cast<int>(tb + lb)}, mx::uint8, nullptr, {});
-    buf.set_data(mx::allocator::malloc(tb + lb));
+    const size_t gb = groups_.size() * sizeof(sched_opt_group);
+    mx::array buf({static_cast<int>(tb + lb + gb)}, mx::uint8, nullptr, {});
+    buf.set_data(mx::allocator::malloc(tb + lb + gb));
     std::memcpy(buf.data<uint8_t>(), T.data(), tb);
     if (lb) std::memcpy(buf.data<uint8_t>() + tb, Ls.data(), lb);
+    std::memcpy(buf.data<uint8_t>() + tb + lb, groups_.data(), gb);
     enc.add_temporary(buf);
     enc.set_input_array(buf);
     const auto* base = mx::gpu_ptr<uint8_t>(buf);
     L->table = reinterpret_cast<const sched_opt_tensor*>(base);
     L->table_layouts = lb ? reinterpret_cast<const sched_opt_layout*>(base + tb) : nullptr;
+    L->table_groups = reinterpret_cast<const sched_opt_group*>(base + tb + lb);
   }
   enc.add_kernel_node(kernel, dim3(std::max<int32_t>(L->nchunks, 1)), dim3(SCHED_OPT_LANES), *L);
 }

@@ -43,8 +43,9 @@ CUfunction range_kernel();
 // The fused optimizer step: the tensor table travels as the kernel's
 // argument (CUDA 12.1+: up to 32764 bytes), so a step needs no host-written
 // device buffer. A step with more tensors or strided gradients than that
-// holds puts its table in a unified-memory buffer the host writes (the
-// launch points at it): one launch either way. Groups: at most kOptMaxGroups.
+// holds (or more groups: a sweep's members) puts its table in a
+// unified-memory buffer the host writes (the launch points at it): one launch
+// either way.
 constexpr int kOptMaxTensors = 320;
 constexpr int kOptMaxLayouts = 32;
 constexpr int kOptMaxGroups = 64;
@@ -56,6 +57,7 @@ struct OptLaunch {
   float* lr_out;
   const sched_opt_tensor* table;         // null: the tensors below
   const sched_opt_layout* table_layouts;  // null: the layouts below
+  const sched_opt_group* table_groups;    // null: the groups below
   int32_t R;
   int32_t ngroups;
   int32_t ntensors;

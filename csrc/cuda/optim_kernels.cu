@@ -97,9 +97,10 @@ __global__ void __launch_bounds__(SCHED_OPT_LANES, 4) fused_step_impl(const __gr
   __shared__ sched_opt_scalars S;
   __shared__ int32_t t_index;
   const uint64_t step = *L.step;
+  const sched_opt_group* groups = L.table_groups != nullptr ? L.table_groups : L.groups;
   if (blockIdx.x == 0) {
     for (int32_t g = threadIdx.x; g < L.ngroups; g += blockDim.x) {
-      sched_opt_report(L.lr_out, L.ngroups, g, sched_opt_group_scalars(L.groups[g], L.programs, L.R, step));
+      sched_opt_report(L.lr_out, L.ngroups, g, sched_opt_group_scalars(groups[g], L.programs, L.R, step));
     }
     if (threadIdx.x == 0) *L.step_out = step + 1;
   }
@@ -109,12 +110,12 @@ __global__ void __launch_bounds__(SCHED_OPT_LANES, 4) fused_step_impl(const __gr
   if (threadIdx.x == 0) {
     const int32_t t = sched_opt_find_tensor(table, L.ntensors, blockIdx.x);
     t_index = t;
-    S = sched_opt_group_scalars(L.groups[table[t].group], L.programs, L.R, step);
+    S = sched_opt_group_scalars(groups[table[t].group], L.programs, L.R, step);
   }
   __syncthreads();
   const sched_opt_tensor& t = table[t_index];
   const sched_i64 base = static_cast<sched_i64>(blockIdx.x - t.first_chunk) * SCHED_OPT_CHUNK;
-  const sched_opt_group G = L.groups[t.group];
+  const sched_opt_group G = groups[t.group];
   switch (t.dtype) {
     case SCHED_OPT_F32:
       run_lane<float, KIND>(layouts, t, base, G, S);

@@ -65,12 +65,13 @@ class Adam(_Fused):
         bias_correction: bool = False,
         *,
         groups: Optional[Sequence[Group]] = None,
+        member_axis: Optional[int] = None,
     ):
         self.betas = betas
         self.eps = eps
         self.bias_correction = bias_correction
         # every attribute of _ATTRS (AdamW's weight_decay too, set before it calls this)
-        super().__init__({"learning_rate": learning_rate, **{a: getattr(self, a) for a in self._ATTRS}}, groups)
+        super().__init__({"learning_rate": learning_rate, **{a: getattr(self, a) for a in self._ATTRS}}, groups, member_axis)
 
     def _check_ranges(self, h: Dict[str, Any]) -> None:
         _check_betas(h["betas"], "Adam")
@@ -152,9 +153,10 @@ class AdamW(Adam):
         bias_correction: bool = False,
         *,
         groups: Optional[Sequence[Group]] = None,
+        member_axis: Optional[int] = None,
     ):
         self.weight_decay = weight_decay
-        super().__init__(learning_rate, betas, eps, bias_correction, groups=groups)
+        super().__init__(learning_rate, betas, eps, bias_correction, groups=groups, member_axis=member_axis)
 
 
 class Adamax(Adam):
@@ -202,8 +204,9 @@ class Adamax(Adam):
         eps: float = 1e-8,
         *,
         groups: Optional[Sequence[Group]] = None,
+        member_axis: Optional[int] = None,
     ):
-        super().__init__(learning_rate, betas, eps, groups=groups)
+        super().__init__(learning_rate, betas, eps, groups=groups, member_axis=member_axis)
 
     def _reference_update(self, h: Dict[str, Any], g: mx.array, p: mx.array, st: Dict[str, mx.array],
                           lr: mx.array, wd: Any, step: mx.array) -> Tuple[mx.array, Dict[str, mx.array]]:

@@ -55,10 +55,10 @@ class RMSprop(_Fused):
     _DEFAULTS = {"learning_rate": None, "alpha": 0.99, "eps": 1e-8}
 
     def __init__(self, learning_rate: Rate, alpha: float = 0.99, eps: float = 1e-8, *,
-                 groups: Optional[Sequence[Group]] = None):
+                 groups: Optional[Sequence[Group]] = None, member_axis: Optional[int] = None):
         self.alpha = alpha
         self.eps = eps
-        super().__init__({"learning_rate": learning_rate, "alpha": alpha, "eps": eps}, groups)
+        super().__init__({"learning_rate": learning_rate, "alpha": alpha, "eps": eps}, groups, member_axis)
 
     def _check_ranges(self, h: Dict[str, Any]) -> None:
         _at_least("alpha", "alpha", h["alpha"], 0.0, False, "RMSprop")
@@ -111,9 +111,9 @@ class Adagrad(_Fused):
     _REPORT = {"eps": (3,)}
     _DEFAULTS = {"learning_rate": None, "eps": 1e-8}
 
-    def __init__(self, learning_rate: Rate, eps: float = 1e-8, *, groups: Optional[Sequence[Group]] = None):
+    def __init__(self, learning_rate: Rate, eps: float = 1e-8, *, groups: Optional[Sequence[Group]] = None, member_axis: Optional[int] = None):
         self.eps = eps
-        super().__init__({"learning_rate": learning_rate, "eps": eps}, groups)
+        super().__init__({"learning_rate": learning_rate, "eps": eps}, groups, member_axis)
 
     def _check_ranges(self, h: Dict[str, Any]) -> None:
         _at_least("eps", "epsilon", h["eps"], 0.0, True, "Adagrad")
@@ -168,10 +168,10 @@ class AdaDelta(_Fused):
     _DEFAULTS = {"learning_rate": None, "rho": 0.9, "eps": 1e-6}
 
     def __init__(self, learning_rate: Rate, rho: float = 0.9, eps: float = 1e-6, *,
-                 groups: Optional[Sequence[Group]] = None):
+                 groups: Optional[Sequence[Group]] = None, member_axis: Optional[int] = None):
         self.rho = rho
         self.eps = eps
-        super().__init__({"learning_rate": learning_rate, "rho": rho, "eps": eps}, groups)
+        super().__init__({"learning_rate": learning_rate, "rho": rho, "eps": eps}, groups, member_axis)
 
     def _check_ranges(self, h: Dict[str, Any]) -> None:
         _at_least("rho", "rho", h["rho"], 0.0, False, "AdaDelta")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Callable, List, Mapping, Sequence, Tuple, Union, cast
+from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple, Union, cast
 
 import mlx.core as mx
 import numpy as np
@@ -25,7 +25,8 @@ def _as_schedule(name: str, value: Any) -> Schedule:
     """A float or an unbatched mlx-sched schedule, as a schedule."""
     if isinstance(value, Schedule):
         if value.batched:
-            raise ValueError(f"{name} must be one schedule, not a batch of {len(value)}.")
+            raise ValueError(f"{name} must be one schedule, not a batch of {len(value)} (a sweep of models "
+                             "stacked along axis 0: pass member_axis=0).")
         return value
     if isinstance(value, mx.array) and value.size == 1:
         value = value.item()
@@ -84,6 +85,31 @@ def _check_betas(betas: Any, optimizer: str) -> None:
         beta = _real_or_schedule(f"betas[{i}]", beta)
         if not isinstance(beta, Schedule) and not 0.0 <= beta < 1.0:
             raise ValueError(f"{optimizer} beta{i + 1} should be in [0, 1), {beta} was provided instead")
+
+
+def _per_member(name: str, value: Any) -> Optional[List[Any]]:
+    """A hyperparameter given per member (an optimizer with ``member_axis``):
+    a batch of G schedules, or a sequence or 1-D array of G numbers or
+    (unbatched) schedules, as the G values; ``None`` for one value, which
+    every member shares."""
+    if isinstance(value, Schedule):
+        return [value[m] for m in range(len(value))] if value.batched else None
+    if isinstance(value, (mx.array, np.ndarray)):
+        if value.ndim != 1:
+            return None  # a scalar, or checked (and refused) as one
+        return [float(v) for v in np.array(value, np.float64)] if value.dtype not in (mx.bool_, np.bool_) else \
+            list(np.array(value))
+    if isinstance(value, (list, tuple)):
+        if not value:
+            raise ValueError(f"{name} must hold a value per member, but got an empty {type(value).__name__}.")
+        for m, v in enumerate(value):
+            if isinstance(v, Schedule) and v.batched:
+                raise ValueError(f"{name}[{m}] must be one schedule, not a batch of {len(v)}.")
+            if isinstance(v, (list, tuple)):
+                raise TypeError(f"{name}[{m}] must be a float or an mlx_sched schedule, but got "
+                                f"{type(v).__name__}.")
+        return list(value)
+    return None
 
 
 def _at(value: Any, step: mx.array) -> Any:

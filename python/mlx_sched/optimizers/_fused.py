@@ -15,10 +15,15 @@ from .._families import constant
 from .._program import constant_segment, encode
 from .._schedule import Schedule, program_bytes
 from ._common import (
-    _FLOAT_TYPES, _at, Group, Predicate, Rate, _as_schedule, _build, _dtype_name, _gather, _lookup, _lr_float, _plan, _same,
-    tree_flatten,
+    _FLOAT_TYPES, _at, Group, Predicate, Rate, _as_schedule, _build, _dtype_name, _gather, _lookup, _lr_float,
+    _per_member, _plan, _same, tree_flatten,
 )
 from ._layout import _Layout, _Registry, _restate
+
+
+def _has_schedule(value: Any) -> bool:
+    """A schedule, or values (per member, or betas) of which one is."""
+    return isinstance(value, Schedule) or (isinstance(value, (list, tuple)) and any(isinstance(v, Schedule) for v in value))
 
 
 class _StepPlan(NamedTuple):
@@ -43,9 +48,15 @@ class _Fused(_optim.Optimizer):
     # decay, 1 + k slot k (_ext.OPT_HP)
     _REPORT: Dict[str, Tuple[int, ...]] = {}
 
-    def __init__(self, hyper: Dict[str, Any], groups: Optional[Sequence[Group]]):
+    def __init__(self, hyper: Dict[str, Any], groups: Optional[Sequence[Group]], member_axis: Optional[int] = None):
         super().__init__()  # type: ignore[no-untyped-call]
         self._state: Dict[str, Any] = self._state
+        if member_axis is not None and (isinstance(member_axis, bool) or not isinstance(member_axis, int)):
+            raise TypeError(f"member_axis must be 0 or None, but got {type(member_axis).__name__}.")
+        if member_axis not in (None, 0):
+            raise ValueError(f"member_axis must be 0 (models stacked along each parameter's first axis) or None, "
+                             f"but got {member_axis}.")
+        self._member_axis = member_axis
         self._filters: List[Predicate] = []
         self._overrides: List[Dict[str, Any]] = []
         for i, entry in enumerate(groups or []):
@@ -58,9 +69,12 @@ class _Fused(_optim.Optimizer):
                                  f"its arguments are {sorted(self._DEFAULTS)}.")
             self._filters.append(entry[0])
             self._overrides.append(dict(entry[1]))
-        for h in [hyper] + [{**hyper, **o} for o in self._overrides]:
+        user = [hyper] + [{**hyper, **o} for o in self._overrides]
+        # the members (a sweep): fixed here, by the hyperparameters given per member
+        self._members = self._count_members(user) if member_axis is not None else 1
+        for h in self._expand(user):
             self._check_ranges(h)
-        self._lr: Rate = hyper["learning_rate"]
+        self._lr: Any = hyper["learning_rate"]
         self._apply_build(self._build(self._hyper_now()))
         # Every layout this optimizer had, by the length of its state["layout"]
         # (unique per layout: _adopt), and that length by the layout's JSON.
@@ -81,6 +95,94 @@ class _Fused(_optim.Optimizer):
     def _check_ranges(self, h: Dict[str, Any]) -> None:
         """The constructor's checks (mlx.optimizers' messages); later
         attribute changes are taken as they come, as mlx.optimizers does."""
+
+    # -- members (member_axis: a sweep of models stacked along axis 0) ---------------
+    @staticmethod
+    def _per_member_args(h: Dict[str, Any]) -> List[Tuple[str, Optional[List[Any]]]]:
+        """Each argument given per member, by name (betas: ``betas[0]``, ``betas[1]``)."""
+        out: List[Tuple[str, Optional[List[Any]]]] = []
+        for name, v in h.items():
+            if name == "betas" and isinstance(v, (list, tuple)) and len(v) == 2:
+                out.extend((f"betas[{i}]", _per_member(f"betas[{i}]", b)) for i, b in enumerate(v))
+            else:
+                out.append((name, _per_member(name, v)))
+        return out
+
+    def _count_members(self, user: List[Dict[str, Any]]) -> int:
+        """G: the length of every argument given per member (a batch of G
+        schedules, a sequence of G values; one value broadcasts); 1 when none is."""
+        G, first = 1, ""
+        for k, h in enumerate(user):
+            for name, vals in self._per_member_args(h if k == 0 else self._overrides[k - 1]):
+                if vals is None or len(vals) == 1:
+                    continue
+                where = name if k == 0 else f"groups[{k - 1}]'s {name}"
+                if G > 1 and len(vals) != G:
+                    raise ValueError(f"{where} has {len(vals)} values, one per member, but {first} has {G}.")
+                G, first = len(vals), where
+        return G
+
+    def _expand(self, user: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        """The kernel's groups: each user group (the constructor's, then
+        ``groups``) once, or with ``member_axis`` once per member (group k's
+        member m is kernel group k * G + m), each holding that member's values."""
+        if self._member_axis is None:
+            return [dict(h) for h in user]
+        G = self._members
+
+        def fit(name: str, v: Any) -> List[Any]:
+            vals = _per_member(name, v)
+            if vals is None:
+                return [v] * G
+            if len(vals) == 1:
+                return vals * G
+            if len(vals) != G:
+                raise ValueError(f"{name} has {len(vals)} values, one per member, but this optimizer has {G} members "
+                                 "(fixed at construction by the arguments given per member).")
+            return vals
+
+        out: List[Dict[str, Any]] = []
+        for h in user:
+            cols: Dict[str, List[Any]] = {}
+            for name, v in h.items():
+                if name == "betas" and isinstance(v, (list, tuple)) and len(v) == 2:
+                    b1, b2 = fit("betas[0]", v[0]), fit("betas[1]", v[1])
+                    cols[name] = [[x, y] for x, y in zip(b1, b2)]
+                else:
+                    cols[name] = fit(name, v)
+            out.extend({name: cols[name][m] for name in h} for m in range(G))
+        return out
+
+    def _rate_shape(self) -> Tuple[int, ...]:
+        """The shape of ``state["learning_rate"]`` (and of each scheduled
+        argument's value): ``()``, ``(K,)`` with K groups, ``(G,)`` with G
+        members, ``(K, G)`` with both."""
+        K = 1 + len(self._overrides)
+        G = self._members if self._member_axis is not None else 1
+        return ((K,) if K > 1 else ()) + ((G,) if G > 1 else ())
+
+    def _as_rate_shape(self, a: mx.array, last: Tuple[int, ...] = ()) -> mx.array:
+        """A per-kernel-group array (leading axis K * G, or none for one) in
+        the state's shape."""
+        want = self._rate_shape() + last
+        return a if tuple(a.shape) == want else a.reshape(want)
+
+    def _check_members(self, flat: List[Tuple[str, mx.array]]) -> None:
+        """With ``member_axis``: every parameter holds the G members along axis 0."""
+        if self._member_axis is None or not flat:
+            return
+        G = self._members
+        first_path, first = flat[0]
+        for path, p in flat:
+            if p.ndim == 0:
+                raise ValueError(f"parameter '{path}' is a scalar: with member_axis=0 every parameter must hold the "
+                                 f"members along its axis 0.")
+            if G > 1 and p.shape[0] != G:
+                raise ValueError(f"parameter '{path}' has shape {tuple(p.shape)}: with member_axis=0 its axis 0 must "
+                                 f"hold this optimizer's {G} members.")
+            if G == 1 and p.shape[0] != first.shape[0]:
+                raise ValueError(f"parameter '{path}' has {p.shape[0]} members along axis 0, but '{first_path}' has "
+                                 f"{first.shape[0]}.")
 
     def _group_hyper(self, h: Dict[str, Any], has_wd: bool) -> Tuple[int, Dict[str, Any]]:
         """A group's flags (_ext.OPT_FLAGS) and its hyperparameters other than
@@ -105,6 +207,7 @@ class _Fused(_optim.Optimizer):
         learning rate is not a program: the step reads it from
         ``state["learning_rate"]`` (a row made on the fly), as mlx.optimizers
         reads its state. Nothing is assigned here (see _apply_build)."""
+        user, hypers = hypers, self._expand(hypers)
         rows: Dict[bytes, int] = {}
         members: List[Any] = []
         groups, schedules, dynamic = [], [], []
@@ -138,7 +241,7 @@ class _Fused(_optim.Optimizer):
             groups[g].lr_prog = len(members) + k
         built: Dict[str, Any] = {
             "groups": groups, "schedules": schedules, "dynamic": dynamic,
-            "programs": mx.array(programs), "hypers": hypers, "snapshot": self._snapshot(),
+            "programs": mx.array(programs), "hypers": hypers, "user": user, "snapshot": self._snapshot(),
         }
         if dynamic:  # constant programs whose value word the step fills in
             template = encode([[constant_segment(0.0)]] * len(dynamic))
@@ -151,7 +254,8 @@ class _Fused(_optim.Optimizer):
 
     def _apply_build(self, built: Dict[str, Any]) -> None:
         self._built = built
-        self._hyper = built["hypers"]
+        self._hyper = built["hypers"]  # per group of the kernel: a member of a user's group
+        self._user_hyper = built["user"]
         self._groups = built["groups"]
         self._schedules = built["schedules"]
         self._programs = built["programs"]
@@ -183,14 +287,12 @@ class _Fused(_optim.Optimizer):
         """The groups' learning rates at ``step`` (a float learning rate as it is)."""
         values = [float(cast(float, s(step).item())) if s is not None else _lr_float(h["learning_rate"])
                   for h, s in zip(self._hyper, self._schedules)]
-        return mx.array(values[0] if len(values) == 1 else values, mx.float32)
+        return self._as_rate_shape(mx.array(values, mx.float32))
 
     def _scheduled(self) -> List[str]:
         """The arguments given as a schedule in some group (betas: either of
         the two), other than the learning rate: the state shows their values."""
-        def sched(v: Any) -> bool:
-            return isinstance(v, Schedule) or (isinstance(v, (list, tuple)) and any(isinstance(b, Schedule) for b in v))
-        return [name for name in self._REPORT if any(sched(h.get(name)) for h in self._hyper)]
+        return [name for name in self._REPORT if any(_has_schedule(h.get(name)) for h in self._hyper)]
 
     def _hypers_at(self, step: int) -> Dict[str, mx.array]:
         """The scheduled arguments' values at ``step``, as the state shows them
@@ -203,9 +305,7 @@ class _Fused(_optim.Optimizer):
                 v = h[name]
                 vs = list(v) if name == "betas" else [v]
                 rows.append([float(np.array(b(step))) if isinstance(b, Schedule) else float(b) for b in vs])
-            a = mx.array(rows, mx.float32)
-            a = a.reshape(a.shape[1:]) if len(rows) == 1 else a
-            out[name] = a.reshape(a.shape[:-1]) if name != "betas" else a
+            out[name] = self._as_rate_shape(mx.array(rows, mx.float32), (2,) if name == "betas" else ())
         return out
 
     def _hypers_from(self, hypers: mx.array) -> Dict[str, mx.array]:
@@ -214,7 +314,8 @@ class _Fused(_optim.Optimizer):
         out: Dict[str, mx.array] = {}
         for name in self._scheduled():
             cols = self._REPORT[name]
-            out[name] = hypers[..., cols[0]] if len(cols) == 1 else hypers[..., cols[0]:cols[-1] + 1]
+            out[name] = self._as_rate_shape(hypers[..., cols[0]]) if len(cols) == 1 else \
+                self._as_rate_shape(hypers[..., cols[0]:cols[-1] + 1], (2,))
         return out
 
     def _step_programs(self, lr_state: Any) -> mx.array:
@@ -224,14 +325,16 @@ class _Fused(_optim.Optimizer):
         if not built["dynamic"]:
             return cast(mx.array, built["programs"])
         G = len(self._groups)
+        shape = self._rate_shape()
         if not isinstance(lr_state, mx.array) or lr_state.dtype in (mx.bool_, mx.complex64) or \
-                tuple(lr_state.shape) not in ((), (G,)):
+                tuple(lr_state.shape) not in ((), shape):
             got = f"shape {tuple(lr_state.shape)} and dtype {lr_state.dtype}" if isinstance(lr_state, mx.array) \
                 else type(lr_state).__name__
-            want = "()" if G == 1 else f"() or ({G},)"
+            want = "()" if not shape else f"() or {shape}"
             raise ValueError(f"state['learning_rate'] must be a real mx.array of shape {want}, but got {got}.")
         template, mask, dynamic = built["dyn"]
         v = lr_state if lr_state.dtype == mx.float32 else lr_state.astype(mx.float32)
+        v = v.reshape(G) if v.ndim > 1 else v
         k = len(built["dynamic"])
         if v.ndim == 0:
             v = mx.broadcast_to(v, (k,)) if k > 1 else v.reshape(1)
@@ -262,8 +365,11 @@ class _Fused(_optim.Optimizer):
         setter), where a step reads it unless that group's learning rate is a
         schedule (which, as in MLX, overwrites it). An mlx_sched schedule
         replaces the constructor's learning rate (mlx.optimizers raises)."""
-        if isinstance(value, Schedule):
-            _as_schedule("learning_rate", value)
+        per = _per_member("learning_rate", value) if self._member_axis is not None else None
+        shape, K = self._rate_shape(), 1 + len(self._overrides)
+        if _has_schedule(value):
+            if per is None:
+                _as_schedule("learning_rate", value)
             old = self._lr
             self._lr = value
             try:
@@ -275,20 +381,31 @@ class _Fused(_optim.Optimizer):
             # the groups that follow it show its value now; the others keep theirs
             step = self.state.get("step")
             at = int(cast(int, step.item())) if isinstance(step, mx.array) and step.size == 1 else 0
-            G = len(self._groups)
+            N = len(self._groups)
             old_lr = self.state.get("learning_rate")
-            values = np.array(self._lrs_at(at)).reshape(G)
-            if isinstance(old_lr, mx.array) and tuple(old_lr.shape) in ((), (G,)):
-                keep = np.broadcast_to(np.array(old_lr.astype(mx.float32)), (G,))
-                follow = [g == 0 or "learning_rate" not in o for g, o in enumerate([{}] + self._overrides)]
+            values = np.array(self._lrs_at(at)).reshape(N)
+            if isinstance(old_lr, mx.array) and tuple(old_lr.shape) in ((), shape):
+                keep = np.broadcast_to(np.array(old_lr.astype(mx.float32)).reshape(-1), (N,))
+                follow = np.repeat([k == 0 or "learning_rate" not in o for k, o in enumerate([{}] + self._overrides)],
+                                   N // K)
                 values = np.where(follow, values, keep)
-            self.state["learning_rate"] = mx.array(values[0] if G == 1 else values, mx.float32)
+            self.state["learning_rate"] = self._as_rate_shape(mx.array(values, mx.float32))
             return
-        value = _lr_float(value)
-        G = len(self._groups)
-        self.state["learning_rate"] = mx.array(value if G == 1 else [value] * G, mx.float32)
-        if not isinstance(self._lr, Schedule):
-            self._lr = value
+        if per is not None:  # a number per member
+            G = self._members
+            vals = [_lr_float(v) for v in per]
+            if len(vals) not in (1, G):
+                raise ValueError(f"learning_rate has {len(vals)} values, one per member, but this optimizer has {G} "
+                                 "members.")
+            row = np.broadcast_to(np.array(vals, np.float32), (G,))
+            self.state["learning_rate"] = self._as_rate_shape(mx.array(np.tile(row, K)))
+            if not _has_schedule(self._lr):
+                self._lr = vals if len(vals) > 1 else vals[0]
+            return
+        number = _lr_float(value)
+        self.state["learning_rate"] = mx.full(shape, number, mx.float32)
+        if not _has_schedule(self._lr):
+            self._lr = number
 
     # -- state --------------------------------------------------------------------
     @property
@@ -320,11 +437,11 @@ class _Fused(_optim.Optimizer):
         lr = value.get("learning_rate", None)
         if lr is None:
             lr = self._lrs_at(int(state["step"].item()))
-        G = len(self._groups)
-        if not isinstance(lr, mx.array) or tuple(lr.shape) not in ((), (G,)) or not \
+        shape = self._rate_shape()
+        if not isinstance(lr, mx.array) or tuple(lr.shape) not in ((), shape) or not \
                 mx.issubdtype(lr.dtype, mx.floating):
             raise ValueError(f"state['learning_rate'] must be a floating mx.array of shape "
-                             f"{'()' if G == 1 else f'() or ({G},)'}.")
+                             f"{'()' if not shape else f'() or {shape}'}.")
         state["learning_rate"] = lr
         # the scheduled arguments' values: as given (a state saved by a step,
         # or inside mx.compile), else at the loaded step
@@ -483,6 +600,7 @@ class _Fused(_optim.Optimizer):
             if v.dtype not in _FLOAT_TYPES:
                 raise TypeError(f"parameter '{k}' must be float32, float16 or bfloat16, but got {v.dtype}.")
         self._current()
+        self._check_members(flat)
         self._check_against(flat, strict=False)
         new = [(k, v) for k, v in flat if k not in self._reg.where]
         if new:
@@ -565,7 +683,7 @@ class _Fused(_optim.Optimizer):
         self.__dict__.update(d)
         layout = self._state.get("layout")
         self._state["layout"] = self._adopt(self._reg, layout if isinstance(layout, mx.array) else None)
-        self._apply_build(self._build(self._hyper))
+        self._apply_build(self._build(self._user_hyper))
 
     # -- the step -------------------------------------------------------------------
     def apply_gradients(self, gradients: Dict[str, Any], parameters: Dict[str, Any]) -> Dict[str, Any]:
@@ -627,6 +745,7 @@ class _Fused(_optim.Optimizer):
         if not fast:
             flat_g = tree_flatten(gradients)
             params = self._checked_params(flat_g, parameters)
+            self._check_members([(k, p) for (k, _), p in zip(flat_g, params)])
             self._check_against([(k, p) for (k, _), p in zip(flat_g, params)], strict=True)
             new_reg = self._present_registry(flat_g, params)
             if new_reg is not None:
@@ -634,7 +753,8 @@ class _Fused(_optim.Optimizer):
                 reg = new_reg
             key = tuple((k, tuple(v.shape), v.dtype, g.dtype) for (k, g), v in zip(flat_g, params))
             if L is None or L.key != key or L.reg is not reg:
-                L = _Layout(key, reg, flat_g, params, self._filters, _plan(gradients, iter(range(len(flat_g)))))
+                L = _Layout(key, reg, flat_g, params, self._filters, _plan(gradients, iter(range(len(flat_g)))),
+                            self._members)
             grads = [g for _, g in flat_g]
         assert L is not None
         return _StepPlan(L, fast, grads, params, reg, fused)
@@ -684,7 +804,7 @@ class _Fused(_optim.Optimizer):
                     src[i] = len(sources)
                     sources.append(kparams[i])
         tensors = _ext.FusedTensors(group_of=L.group_of, bucket_of=L.bucket_of, offset=L.offset,
-                                    param_src=src, param_off=off)
+                                    param_src=src, param_off=off, members=L.members_of_step)
         return dict(tensors=tensors, grads=kgrads, param_sources=sources, states=states)
 
     def _commit(self, plan: "_StepPlan", out: Dict[str, Any], step: mx.array) -> Dict[str, Any]:
@@ -713,7 +833,7 @@ class _Fused(_optim.Optimizer):
             if L.reg is not reg:  # the fallback moved states: next step plans again
                 self._layout = None
         state["step"] = out["step"]
-        state["learning_rate"] = out["learning_rate"]
+        state["learning_rate"] = self._as_rate_shape(out["learning_rate"])
         for name in [k for k in state if k in self._REPORT]:  # a schedule no longer: no value shown
             del state[name]
         state.update(self._hypers_from(out["hypers"]))
@@ -781,12 +901,22 @@ class _Fused(_optim.Optimizer):
                 name = reg.buckets[b][0]
                 n = math.prod(shape)
                 st = {s: fused[name][s][off:off + n].reshape(shape) for s in self._STATES}
-            grp = L.group_all[i]
-            lr = lrs if lrs.ndim == 0 else lrs[grp]
-            # the hyperparameters at the step (schedules evaluated, as the kernel)
-            h = {k: ([_at(b, step) for b in v] if k == "betas" else _at(v, step)) for k, v in self._hyper[grp].items()}
-            wd = h.get("weight_decay", 0.0)
-            values[i], new_st = self._reference_update(h, g, p, st, lr, wd, new_step)
+            # each member (one, without member_axis) with its kernel group's
+            # hyperparameters at the step (schedules evaluated, as the kernel)
+            M = L.members_of_step
+            outs = []
+            for m in range(M):
+                grp = L.group_all[i] * M + m
+                lr = lrs if lrs.ndim == 0 else lrs.reshape(-1)[grp]  # (K, G) with groups and members
+                h = {k: ([_at(b, step) for b in v] if k == "betas" else _at(v, step))
+                     for k, v in self._hyper[grp].items()}
+                gm, pm, sm = (g[m], p[m], {k: a[m] for k, a in st.items()}) if M > 1 else (g, p, st)
+                outs.append(self._reference_update(h, gm, pm, sm, lr, h.get("weight_decay", 0.0), new_step))
+            if M == 1:
+                values[i], new_st = outs[0]
+            else:
+                values[i] = mx.stack([o[0] for o in outs])
+                new_st = {k: mx.stack([o[1][k] for o in outs]) for k in self._STATES}
             if any(new_st[s] is not st[s] for s in self._STATES) or where is None:
                 replace[path] = new_st
         if not replace:

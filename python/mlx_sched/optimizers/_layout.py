@@ -146,11 +146,14 @@ class _Layout:
     (``paths``, their bucket among the step's buckets, offset and group), the
     ones updated with MLX's own operations (``fallback``: a parameter whose
     dtype differs from its state's or its gradient's, as after ``set_dtype``),
-    and the tree's shape."""
+    and the tree's shape. With ``members`` > 1 (member_axis) every tensor
+    holds that many models along axis 0, and a tensor of user group k starts
+    at kernel group k * members."""
 
     def __init__(self, key: Tuple[Any, ...], reg: _Registry, flat: List[Tuple[str, mx.array]],
-                 params: List[mx.array], filters: List[Predicate], plan: Any):
+                 params: List[mx.array], filters: List[Predicate], plan: Any, members: int = 1):
         self.key = key
+        self.members_of_step = members
         self.reg = reg
         self.plan = plan  # the gradients' tree shape (_plan)
         self.n_leaves = len(flat)
@@ -170,7 +173,7 @@ class _Layout:
         self.paths = [flat[i][0] for i in kernel]
         self.shapes = [list(params[i].shape) for i in kernel]
         self.shape_t = [tuple(params[i].shape) for i in kernel]
-        self.group_of = [self.group_all[i] for i in kernel]
+        self.group_of = [self.group_all[i] * members for i in kernel]
         used = sorted({reg.where[p][0] for p in self.paths})
         self.reg_bucket = used  # step bucket -> registry bucket
         self.buckets = [(reg.buckets[b][0], _DTYPES[reg.buckets[b][1]], reg.buckets[b][2]) for b in used]
@@ -183,4 +186,4 @@ class _Layout:
         self.fast = not self.fallback and self.leaf == list(range(len(flat)))
         # the placement when each bucket's one source is its previous flat buffer
         self.tensors_flat = _ext.FusedTensors(group_of=self.group_of, bucket_of=self.bucket_of, offset=self.offset,
-                                              param_src=self.bucket_of, param_off=self.offset)
+                                              param_src=self.bucket_of, param_off=self.offset, members=members)

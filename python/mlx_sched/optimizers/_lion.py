@@ -53,14 +53,17 @@ class Lion(_Fused):
     _DEFAULTS = {"learning_rate": None, "betas": None, "weight_decay": 0.0}
 
     def __init__(self, learning_rate: Rate, betas: List[float] = [0.9, 0.99], weight_decay: Rate = 0.0, *,
-                 groups: Optional[Sequence[Group]] = None):
-        _check_betas(betas, "Lion")  # MLX checks before anything else
+                 groups: Optional[Sequence[Group]] = None, member_axis: Optional[int] = None):
+        if member_axis is None:
+            _check_betas(betas, "Lion")  # MLX checks before anything else (per member: _check_ranges)
         self.betas = betas
         self.weight_decay = weight_decay
-        super().__init__({"learning_rate": learning_rate, "betas": betas, "weight_decay": weight_decay}, groups)
+        super().__init__({"learning_rate": learning_rate, "betas": betas, "weight_decay": weight_decay}, groups, member_axis)
 
     def _check_ranges(self, h: Dict[str, Any]) -> None:
         _pair("betas", h["betas"])
+        if self._member_axis is not None:  # each member's (the constructor checked the others first)
+            _check_betas(h["betas"], "Lion")
 
     def _group_hyper(self, h: Dict[str, Any], has_wd: bool) -> Tuple[int, Dict[str, Any]]:
         b1, b2 = _pair("betas", h["betas"])

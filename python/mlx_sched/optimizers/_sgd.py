@@ -73,6 +73,7 @@ class SGD(_Fused):
         nesterov: bool = False,
         *,
         groups: Optional[Sequence[Group]] = None,
+        member_axis: Optional[int] = None,
     ):
         self.momentum = momentum
         self.weight_decay = weight_decay
@@ -80,7 +81,7 @@ class SGD(_Fused):
         self.nesterov = nesterov
         hyper = dict(learning_rate=learning_rate, momentum=momentum, weight_decay=weight_decay,
                      dampening=dampening, nesterov=nesterov)
-        super().__init__(hyper, groups)
+        super().__init__(hyper, groups, member_axis)
 
     def _check_ranges(self, h: Dict[str, Any]) -> None:
         momentum = _real_or_schedule("momentum", h["momentum"])
