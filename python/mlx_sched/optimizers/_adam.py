@@ -38,11 +38,16 @@ class Adam(_Fused):
             first group whose predicate holds gives a parameter these arguments
             (any of the constructor's, schedules included) instead of the
             constructor's. Default: ``None`` (one group).
+        member_axis (int, optional): ``0``: a sweep, G models stacked along
+            axis 0 of every parameter; any float argument may then hold G
+            values (a batch of G schedules, or G numbers), one per member
+            (keyword only; see the module). Default: ``None``.
 
     Raises:
         TypeError: An argument of the wrong type, or a malformed ``groups`` entry.
-        ValueError: An argument out of range, a batched schedule, or a group
-            setting an argument the optimizer does not take.
+        ValueError: An argument out of range, a batched schedule (without
+            ``member_axis``), or a group setting an argument the optimizer
+            does not take.
 
     Example:
         >>> from mlx_sched.optimizers import Adam
@@ -126,11 +131,16 @@ class AdamW(Adam):
             first group whose predicate holds gives a parameter these arguments
             (any of the constructor's, schedules included) instead of the
             constructor's. Default: ``None`` (one group).
+        member_axis (int, optional): ``0``: a sweep, G models stacked along
+            axis 0 of every parameter; any float argument may then hold G
+            values (a batch of G schedules, or G numbers), one per member
+            (keyword only; see the module). Default: ``None``.
 
     Raises:
         TypeError: An argument of the wrong type, or a malformed ``groups`` entry.
-        ValueError: An argument out of range, a batched schedule, or a group
-            setting an argument the optimizer does not take.
+        ValueError: An argument out of range, a batched schedule (without
+            ``member_axis``), or a group setting an argument the optimizer
+            does not take.
 
     Example:
         >>> from mlx_sched.optimizers import AdamW
@@ -180,11 +190,14 @@ class Adamax(Adam):
         eps (float or Schedule, optional): :math:`\epsilon`, ``>= 0``. Default: ``1e-8``.
         groups (list of (callable, dict), optional): per-group arguments
             (keyword only; see the module). Default: ``None`` (one group).
+        member_axis (int, optional): ``0``: a sweep of models stacked along
+            axis 0 (keyword only; see the module). Default: ``None``.
 
     Raises:
         TypeError: An argument of the wrong type, or a malformed ``groups`` entry.
-        ValueError: An argument out of range, a batched schedule, or a group
-            setting an argument the optimizer does not take.
+        ValueError: An argument out of range, a batched schedule (without
+            ``member_axis``), or a group setting an argument the optimizer
+            does not take.
 
     Example:
         >>> from mlx_sched.optimizers import Adamax

@@ -35,11 +35,14 @@ class RMSprop(_Fused):
         eps (float or Schedule, optional): :math:`\epsilon`, ``> 0``. Default: ``1e-8``.
         groups (list of (callable, dict), optional): per-group arguments
             (keyword only; see the module). Default: ``None`` (one group).
+        member_axis (int, optional): ``0``: a sweep of models stacked along
+            axis 0 (keyword only; see the module). Default: ``None``.
 
     Raises:
         TypeError: An argument of the wrong type, or a malformed ``groups`` entry.
-        ValueError: An argument out of range, a batched schedule, or a group
-            setting an argument the optimizer does not take.
+        ValueError: An argument out of range, a batched schedule (without
+            ``member_axis``), or a group setting an argument the optimizer
+            does not take.
 
     Example:
         >>> from mlx_sched.optimizers import RMSprop
@@ -92,11 +95,14 @@ class Adagrad(_Fused):
         eps (float or Schedule, optional): :math:`\epsilon`, ``> 0``. Default: ``1e-8``.
         groups (list of (callable, dict), optional): per-group arguments
             (keyword only; see the module). Default: ``None`` (one group).
+        member_axis (int, optional): ``0``: a sweep of models stacked along
+            axis 0 (keyword only; see the module). Default: ``None``.
 
     Raises:
         TypeError: An argument of the wrong type, or a malformed ``groups`` entry.
-        ValueError: An argument out of range, a batched schedule, or a group
-            setting an argument the optimizer does not take.
+        ValueError: An argument out of range, a batched schedule (without
+            ``member_axis``), or a group setting an argument the optimizer
+            does not take.
 
     Example:
         >>> from mlx_sched.optimizers import Adagrad
@@ -148,11 +154,14 @@ class AdaDelta(_Fused):
         eps (float or Schedule, optional): :math:`\epsilon`, ``> 0``. Default: ``1e-6``.
         groups (list of (callable, dict), optional): per-group arguments
             (keyword only; see the module). Default: ``None`` (one group).
+        member_axis (int, optional): ``0``: a sweep of models stacked along
+            axis 0 (keyword only; see the module). Default: ``None``.
 
     Raises:
         TypeError: An argument of the wrong type, or a malformed ``groups`` entry.
-        ValueError: An argument out of range, a batched schedule, or a group
-            setting an argument the optimizer does not take.
+        ValueError: An argument out of range, a batched schedule (without
+            ``member_axis``), or a group setting an argument the optimizer
+            does not take.
 
     Example:
         >>> from mlx_sched.optimizers import AdaDelta

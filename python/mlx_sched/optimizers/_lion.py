@@ -33,11 +33,14 @@ class Lion(_Fused):
             (applied where ``> 0``). Default: ``0.0``.
         groups (list of (callable, dict), optional): per-group arguments
             (keyword only; see the module). Default: ``None`` (one group).
+        member_axis (int, optional): ``0``: a sweep of models stacked along
+            axis 0 (keyword only; see the module). Default: ``None``.
 
     Raises:
         TypeError: An argument of the wrong type, or a malformed ``groups`` entry.
-        ValueError: An argument out of range, a batched schedule, or a group
-            setting an argument the optimizer does not take.
+        ValueError: An argument out of range, a batched schedule (without
+            ``member_axis``), or a group setting an argument the optimizer
+            does not take.
 
     Example:
         >>> from mlx_sched.optimizers import Lion

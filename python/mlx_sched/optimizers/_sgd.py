@@ -40,11 +40,16 @@ class SGD(_Fused):
             first group whose predicate holds gives a parameter these arguments
             (any of the constructor's, schedules included) instead of the
             constructor's. Default: ``None`` (one group).
+        member_axis (int, optional): ``0``: a sweep, G models stacked along
+            axis 0 of every parameter; any float argument may then hold G
+            values (a batch of G schedules, or G numbers), one per member
+            (keyword only; see the module). Default: ``None``.
 
     Raises:
         TypeError: An argument of the wrong type, or a malformed ``groups`` entry.
-        ValueError: An argument out of range, a batched schedule, or a group
-            setting an argument the optimizer does not take.
+        ValueError: An argument out of range, a batched schedule (without
+            ``member_axis``), or a group setting an argument the optimizer
+            does not take.
 
     Example:
         >>> import mlx.nn as nn
