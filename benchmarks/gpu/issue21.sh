@@ -17,7 +17,7 @@ export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0  # never NVLink multicast here (KIN
 echo "# $(date -u +%FT%TZ) $(nvidia-smi --query-gpu=name --format=csv,noheader | tr '\n' ' ')"
 python3 -m pip install -q --no-deps --force-reinstall .cuw/*.whl > "$log/install.log" 2>&1
 echo "install rc=$?"
-launch() { python3 -c "from mlx._distributed_utils.launch import main; main()" "$@"; }
+launch() { timeout 150 python3 -c "from mlx._distributed_utils.launch import main; main()" "$@"; }
 # the examples of this tree (their mlx_sched: the installed wheel's)
 DP=$PWD/python/mlx_sched/examples/data_parallel.py
 SW=$PWD/python/mlx_sched/examples/sweep.py
@@ -26,19 +26,19 @@ for part in $parts; do
   case $part in
   dp)
     # correctness: 2 ranks, 100 steps, the fused AdamW beside mlx.optimizers' AdamW
-    timeout 120 launch --backend nccl -n 2 python3 "$DP" --steps 100 --out "$log/dp-check" > "$log/dp-check.log" 2>&1
+    launch --backend nccl -n 2 python3 "$DP" --steps 100 --out "$log/dp-check" > "$log/dp-check.log" 2>&1
     echo "dp check rc=$?"; cat "$log"/dp-check/rank*.json; echo
     # step time: the same global batch on 1 GPU and on 2 (half each)
-    W="--width 4096 --depth 4 --steps 60 --warmup 10 --no-reference"
+    W="--width 4096 --depth 4 --lr 1e-4 --steps 60 --warmup 10 --no-reference"
     CUDA_VISIBLE_DEVICES=0 timeout 120 python3 "$DP" $W --batch 16384 --out "$log/dp-1gpu" > "$log/dp-1gpu.log" 2>&1
     echo "dp 1 gpu rc=$?"; cat "$log"/dp-1gpu/rank*.json; echo
-    timeout 120 launch --backend nccl -n 2 python3 "$DP" $W --batch 8192 --out "$log/dp-2gpu" > "$log/dp-2gpu.log" 2>&1
+    launch --backend nccl -n 2 python3 "$DP" $W --batch 8192 --out "$log/dp-2gpu" > "$log/dp-2gpu.log" 2>&1
     echo "dp 2 gpus rc=$?"; cat "$log"/dp-2gpu/rank*.json; echo
     ;;
   sweep)
     CUDA_VISIBLE_DEVICES=0 timeout 240 python3 "$SW" --device gpu --out "$log/sweep" > "$log/sweep.log" 2>&1
     echo "sweep rc=$?"; tail -15 "$log/sweep.log"
-    timeout 120 launch --backend nccl -n 2 python3 "$SW" --device gpu --distributed --out "$log/sweep-2gpu" \
+    launch --backend nccl -n 2 python3 "$SW" --device gpu --distributed --no-loop --out "$log/sweep-2gpu" \
       > "$log/sweep-2gpu.log" 2>&1
     echo "sweep 2 gpus rc=$?"; tail -8 "$log/sweep-2gpu.log"
     ;;

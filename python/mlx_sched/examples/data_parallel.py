@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=None, help="directory for rank<r>.json")
     p.add_argument("--device", choices=["default", "cpu"], default="default",
                    help="cpu: train on the CPU (the ring backend reduces CPU arrays; NCCL is for CUDA)")
+    p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (warmup, then cosine)")
     p.add_argument("--width", type=int, default=64, help="hidden width of the MLP")
     p.add_argument("--depth", type=int, default=2, help="hidden layers of the MLP")
     p.add_argument("--warmup", type=int, default=10, help="steps left out of the step time")
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     mx.random.seed(0)  # the same initial parameters on every rank
     model, reference = make_model(a.width, a.depth), make_model(a.width, a.depth)
     reference.update(model.parameters())
-    lr = ms.join_schedules([ms.linear_schedule(0.0, 3e-3, 10), ms.cosine_decay(3e-3, a.steps)], [10])
+    lr = ms.join_schedules([ms.linear_schedule(0.0, a.lr, 10), ms.cosine_decay(a.lr, a.steps)], [10])
     opt, ref_opt = AdamW(lr, weight_decay=0.01), optim.AdamW(lr, weight_decay=0.01)
 
     w_true = mx.random.normal((16, 1), key=mx.random.key(1))

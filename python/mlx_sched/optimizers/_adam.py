@@ -9,7 +9,7 @@ import mlx.core as mx
 
 from .. import _ext
 from .._schedule import Schedule
-from ._common import Group, Rate, _check_betas, _pair, _real_or_schedule
+from ._common import Group, Hyper, _check_betas, _pair, _real_or_schedule
 from ._fused import _Fused
 
 
@@ -27,7 +27,8 @@ class Adam(_Fused):
 
     Args:
         learning_rate (float or Schedule): :math:`\lambda_t`: a finite float
-            or one (unbatched) mlx-sched schedule, evaluated at the step.
+            or one (unbatched) mlx-sched schedule, evaluated at the step
+            (with ``member_axis``: a value or schedule per member too).
         betas (list of float, optional): :math:`(\beta_1, \beta_2)`, each in
             [0, 1). Default: ``[0.9, 0.999]``.
         eps (float, optional): :math:`\epsilon`, ``>= 0``. Default: ``1e-8``.
@@ -64,9 +65,9 @@ class Adam(_Fused):
 
     def __init__(
         self,
-        learning_rate: Rate,
-        betas: List[float] = [0.9, 0.999],
-        eps: float = 1e-8,
+        learning_rate: Hyper,
+        betas: Sequence[Hyper] = [0.9, 0.999],
+        eps: Hyper = 1e-8,
         bias_correction: bool = False,
         *,
         groups: Optional[Sequence[Group]] = None,
@@ -119,7 +120,8 @@ class AdamW(Adam):
 
     Args:
         learning_rate (float or Schedule): :math:`\lambda_t`: a finite float
-            or one (unbatched) mlx-sched schedule, evaluated at the step.
+            or one (unbatched) mlx-sched schedule, evaluated at the step
+            (with ``member_axis``: a value or schedule per member too).
         betas (list of float, optional): :math:`(\beta_1, \beta_2)`, each in
             [0, 1). Default: ``[0.9, 0.999]``.
         eps (float, optional): :math:`\epsilon`, ``>= 0``. Default: ``1e-8``.
@@ -156,10 +158,10 @@ class AdamW(Adam):
 
     def __init__(
         self,
-        learning_rate: Rate,
-        betas: List[float] = [0.9, 0.999],
-        eps: float = 1e-8,
-        weight_decay: Rate = 0.01,
+        learning_rate: Hyper,
+        betas: Sequence[Hyper] = [0.9, 0.999],
+        eps: Hyper = 1e-8,
+        weight_decay: Hyper = 0.01,
         bias_correction: bool = False,
         *,
         groups: Optional[Sequence[Group]] = None,
@@ -212,9 +214,9 @@ class Adamax(Adam):
 
     def __init__(
         self,
-        learning_rate: Rate,
-        betas: List[float] = [0.9, 0.999],
-        eps: float = 1e-8,
+        learning_rate: Hyper,
+        betas: Sequence[Hyper] = [0.9, 0.999],
+        eps: Hyper = 1e-8,
         *,
         groups: Optional[Sequence[Group]] = None,
         member_axis: Optional[int] = None,

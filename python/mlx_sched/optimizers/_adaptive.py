@@ -7,7 +7,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 import mlx.core as mx
 
 from .._schedule import Schedule
-from ._common import Group, Rate, _real_or_schedule
+from ._common import Group, Hyper, _real_or_schedule
 from ._fused import _Fused
 
 
@@ -57,7 +57,7 @@ class RMSprop(_Fused):
     _REPORT = {"alpha": (2,), "eps": (3,)}
     _DEFAULTS = {"learning_rate": None, "alpha": 0.99, "eps": 1e-8}
 
-    def __init__(self, learning_rate: Rate, alpha: float = 0.99, eps: float = 1e-8, *,
+    def __init__(self, learning_rate: Hyper, alpha: Hyper = 0.99, eps: Hyper = 1e-8, *,
                  groups: Optional[Sequence[Group]] = None, member_axis: Optional[int] = None):
         self.alpha = alpha
         self.eps = eps
@@ -117,7 +117,7 @@ class Adagrad(_Fused):
     _REPORT = {"eps": (3,)}
     _DEFAULTS = {"learning_rate": None, "eps": 1e-8}
 
-    def __init__(self, learning_rate: Rate, eps: float = 1e-8, *, groups: Optional[Sequence[Group]] = None, member_axis: Optional[int] = None):
+    def __init__(self, learning_rate: Hyper, eps: Hyper = 1e-8, *, groups: Optional[Sequence[Group]] = None, member_axis: Optional[int] = None):
         self.eps = eps
         super().__init__({"learning_rate": learning_rate, "eps": eps}, groups, member_axis)
 
@@ -176,7 +176,7 @@ class AdaDelta(_Fused):
     _REPORT = {"rho": (2,), "eps": (3,)}
     _DEFAULTS = {"learning_rate": None, "rho": 0.9, "eps": 1e-6}
 
-    def __init__(self, learning_rate: Rate, rho: float = 0.9, eps: float = 1e-6, *,
+    def __init__(self, learning_rate: Hyper, rho: Hyper = 0.9, eps: Hyper = 1e-6, *,
                  groups: Optional[Sequence[Group]] = None, member_axis: Optional[int] = None):
         self.rho = rho
         self.eps = eps

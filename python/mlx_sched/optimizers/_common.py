@@ -15,6 +15,9 @@ from .._families import constant
 from .._schedule import Schedule
 
 Rate = Union[float, int, Schedule]
+# a float argument: one value, or (member_axis) one per member: a batch of
+# schedules, a sequence of values or schedules, a 1-D array
+Hyper = Union[float, int, Schedule, Sequence[Union[float, int, Schedule]], mx.array, np.ndarray]
 Predicate = Callable[[str, mx.array], bool]
 Group = Tuple[Predicate, Mapping[str, Any]]
 

@@ -153,6 +153,13 @@ class _Fused(_optim.Optimizer):
             out.extend({name: cols[name][m] for name in h} for m in range(G))
         return out
 
+    @property
+    def members(self) -> Optional[int]:
+        """G, the models of a sweep (``member_axis=0``): the length of the
+        arguments given per member, fixed at construction (1 when every
+        member shares every value); ``None`` without ``member_axis``."""
+        return self._members if self._member_axis is not None else None
+
     def _rate_shape(self) -> Tuple[int, ...]:
         """The shape of ``state["learning_rate"]`` (and of each scheduled
         argument's value): ``()``, ``(K,)`` with K groups, ``(G,)`` with G

@@ -8,7 +8,7 @@ import mlx.core as mx
 
 from .. import _ext
 from .._schedule import Schedule
-from ._common import Group, Rate, _check_betas, _pair
+from ._common import Group, Hyper, _check_betas, _pair
 from ._fused import _Fused
 
 
@@ -55,7 +55,7 @@ class Lion(_Fused):
     _REPORT = {"weight_decay": (0,), "betas": (1, 2)}
     _DEFAULTS = {"learning_rate": None, "betas": None, "weight_decay": 0.0}
 
-    def __init__(self, learning_rate: Rate, betas: List[float] = [0.9, 0.99], weight_decay: Rate = 0.0, *,
+    def __init__(self, learning_rate: Hyper, betas: Sequence[Hyper] = [0.9, 0.99], weight_decay: Hyper = 0.0, *,
                  groups: Optional[Sequence[Group]] = None, member_axis: Optional[int] = None):
         if member_axis is None:
             _check_betas(betas, "Lion")  # MLX checks before anything else (per member: _check_ranges)

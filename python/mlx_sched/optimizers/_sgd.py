@@ -9,7 +9,7 @@ import mlx.core as mx
 
 from .. import _ext
 from .._schedule import Schedule
-from ._common import Group, Rate, _real_or_schedule
+from ._common import Group, Hyper, _real_or_schedule
 from ._fused import _Fused
 
 
@@ -27,7 +27,8 @@ class SGD(_Fused):
 
     Args:
         learning_rate (float or Schedule): :math:`\lambda_t`: a finite float
-            or one (unbatched) mlx-sched schedule, evaluated at the step.
+            or one (unbatched) mlx-sched schedule, evaluated at the step
+            (with ``member_axis``: a value or schedule per member too).
         momentum (float, optional): :math:`\mu`; ``<= 0``: no momentum.
             Default: ``0``.
         weight_decay (float or Schedule, optional): :math:`\text{wd}`, a float
@@ -71,10 +72,10 @@ class SGD(_Fused):
 
     def __init__(
         self,
-        learning_rate: Rate,
-        momentum: float = 0.0,
-        weight_decay: Rate = 0.0,
-        dampening: float = 0.0,
+        learning_rate: Hyper,
+        momentum: Hyper = 0.0,
+        weight_decay: Hyper = 0.0,
+        dampening: Hyper = 0.0,
         nesterov: bool = False,
         *,
         groups: Optional[Sequence[Group]] = None,
