@@ -38,6 +38,10 @@ for part in $parts; do
   sweep)
     CUDA_VISIBLE_DEVICES=0 timeout 240 python3 "$SW" --device gpu --out "$log/sweep" > "$log/sweep.log" 2>&1
     echo "sweep rc=$?"; tail -15 "$log/sweep.log"
+    # the same grid with float32 matrix products in full float32 (MLX's default on CUDA is TF32)
+    MLX_ENABLE_TF32=0 CUDA_VISIBLE_DEVICES=0 timeout 240 python3 "$SW" --device gpu --timing-steps 0 \
+      --out "$log/sweep-fp32" > "$log/sweep-fp32.log" 2>&1
+    echo "sweep fp32 rc=$?"; head -5 "$log/sweep-fp32.log"
     launch --backend nccl -n 2 python3 "$SW" --device gpu --distributed --no-loop --out "$log/sweep-2gpu" \
       > "$log/sweep-2gpu.log" 2>&1
     echo "sweep 2 gpus rc=$?"; tail -8 "$log/sweep-2gpu.log"
@@ -59,3 +63,5 @@ for part in $parts; do
   esac
   echo "--- $part $(( $(date +%s) - t )) s"
 done
+# one file for what the parts wrote in folders (a run brings back a limited number of files)
+(cd "$log" && ls -d */ > /dev/null 2>&1 && tar -czf results.tgz */ && rm -rf */) 2>/dev/null
