@@ -523,3 +523,29 @@ def test_dtype_fallback_with_groups_and_members():
             assert ref["x"].dtype == new[path].dtype
             if ON_CPU:
                 assert mx.array_equal(ref["x"], new[path][m]).item(), (path, m)
+
+
+@pytest.mark.parametrize("shapeless", [False, True])
+def test_compiled_step_with_state_in_and_out(shapeless):
+    """mx.compile of a step (state in, state out; shapeless too): each member as MLX alone."""
+    wds = spread(0.0, 0.3, 4)
+    lr = ms.cosine_decay(spread(1e-2, 4e-2, 4), 50)
+    opt = fo.AdamW(lr, weight_decay=wds, member_axis=0)
+    params = {"w": mx.ones((4, 3, 2)), "b": mx.zeros((4, 2))}
+    state = [params, opt.state]
+
+    def step(g):
+        state[0] = opt.apply_gradients(g, state[0])
+        state[1] = opt.state
+        return state[0]["w"].sum()
+
+    f = mx.compile(step, inputs=state, outputs=state, shapeless=shapeless)
+    refs = [optim.AdamW(lr[m], weight_decay=wds[m]) for m in range(4)]
+    rp = [part(params, m) for m in range(4)]
+    for i in range(5):
+        g = {"w": mx.full((4, 3, 2), 0.1 * (i + 1)), "b": mx.full((4, 2), -0.2)}
+        f(g)
+        mx.eval(state)
+        rp = [refs[m].apply_gradients(part(g, m), rp[m]) for m in range(4)]
+    assert_members_equal(state[0], rp, exact=ON_CPU, tol=1e-5)
+    assert opt.state["step"].item() == 5 and opt.state["learning_rate"].shape == (4,)
