@@ -549,3 +549,103 @@ def test_compiled_step_with_state_in_and_out(shapeless):
         rp = [refs[m].apply_gradients(part(g, m), rp[m]) for m in range(4)]
     assert_members_equal(state[0], rp, exact=ON_CPU, tol=1e-5)
     assert opt.state["step"].item() == 5 and opt.state["learning_rate"].shape == (4,)
+
+
+def test_copies_take_attribute_changes_made_since_the_last_step():
+    """deepcopy and pickle build from the attributes as they are (found by the
+    skeptical-user pass: they rebuilt from the last step's values)."""
+    params = {"w": mx.ones((4, 3))}
+    g = {"w": mx.ones((4, 3))}
+    for member_axis in (0, None):
+        opt = fo.AdamW([1e-2] * 4 if member_axis == 0 else 1e-2, weight_decay=0.0, member_axis=member_axis)
+        p = opt.apply_gradients(g, params)
+        opt.weight_decay = 0.5
+        copies = [copy.deepcopy(opt), pickle.loads(pickle.dumps(opt))]
+        outs = [o.apply_gradients(g, p) for o in [opt] + copies]
+        mx.eval(outs)
+        for o in outs[1:]:
+            assert mx.array_equal(o["w"], outs[0]["w"]).item()
+
+
+def test_in_place_changes_of_per_member_values_take_effect():
+    """As mlx.optimizers reads its attributes at every step: a list, a nested
+    list (betas) or an array changed in place is seen at the next step."""
+    wd = spread(0.0, 0.1, 4)
+    g = {"w": mx.ones((4, 3))}
+    for make, change in [
+        (lambda: fo.AdamW(1e-2, weight_decay=np.array(wd), member_axis=0), lambda o: o.weight_decay.__setitem__(2, 0.9)),
+        (lambda: fo.AdamW(1e-2, weight_decay=list(wd), member_axis=0), lambda o: o.weight_decay.__setitem__(2, 0.9)),
+        (lambda: fo.AdamW(1e-2, betas=[[0.9] * 4, 0.999], member_axis=0), lambda o: o.betas[0].__setitem__(2, 0.5)),
+    ]:
+        changed, same = make(), make()
+        p1 = changed.apply_gradients(g, {"w": mx.ones((4, 3))})
+        p2 = same.apply_gradients(g, {"w": mx.ones((4, 3))})
+        change(changed)
+        p1, p2 = changed.apply_gradients(g, p1), same.apply_gradients(g, p2)
+        mx.eval(p1, p2)
+        differs = [not mx.array_equal(p1["w"][m], p2["w"][m]).item() for m in range(4)]
+        assert differs == [False, False, True, False], differs
+
+
+def test_betas_are_a_pair_of_per_member_values():
+    opt = fo.Adam([1e-3, 2e-3, 3e-3], betas=[[0.9, 0.8, 0.7], np.array([0.99, 0.98, 0.97])], member_axis=0)
+    assert [h["betas"] for h in opt._hyper] == [[0.9, 0.99], [0.8, 0.98], [0.7, 0.97]]
+    opt = fo.Adam([1e-3, 2e-3], betas=np.array([0.9, 0.99]), member_axis=0)  # one pair for both members
+    assert [h["betas"] for h in opt._hyper] == [[0.9, 0.99], [0.9, 0.99]]
+    for bad in (0.9, [0.9], [0.9, 0.99, 0.999], [(0.9, 0.99)] * 3):
+        with pytest.raises((TypeError, ValueError), match=r"betas"):
+            fo.Adam([1e-3] * 3, betas=bad, member_axis=0)
+
+
+@pytest.mark.parametrize("bad, err", [
+    (lambda: fo.AdamW(mx.array([1e-3 + 1j, 2e-3]), member_axis=0), "learning_rate must hold a real number per member"),
+    (lambda: fo.AdamW(1e-3, weight_decay=np.array(["a", "b"]), member_axis=0), "weight_decay must hold a real number"),
+    (lambda: fo.AdamW(1e-3, weight_decay=mx.array([True, False]), member_axis=0), "weight_decay must hold a real number"),
+])
+def test_arrays_that_are_not_real_numbers_are_refused(bad, err):
+    with pytest.raises(TypeError, match=err):
+        bad()
+
+
+def test_array_arguments_of_any_float_dtype_and_numpy_scalars():
+    a = fo.AdamW(mx.array([1e-3, 2e-3]).astype(mx.bfloat16), weight_decay=np.float32(0.1), member_axis=np.int64(0))
+    assert a.members == 2 and a._hyper[1]["learning_rate"] == float(mx.array(2e-3).astype(mx.bfloat16).item())
+    b = fo.AdamW(np.float32(1e-3), weight_decay=np.float64(0.1))  # as mlx.optimizers takes them
+    assert b.members is None
+
+
+def test_learning_rate_scaled_in_place_with_groups_and_members():
+    opt = fo.SGD(spread(0.1, 0.4, 4), member_axis=0, groups=[(lambda path, p: path == "b", {"learning_rate": 1.0})])
+    params = {"w": mx.ones((4, 2)), "b": mx.ones((4,))}
+    params = opt.apply_gradients({k: mx.ones(v.shape) for k, v in params.items()}, params)
+    opt.learning_rate = opt.learning_rate * 0.5
+    assert opt.learning_rate.shape == (2, 4)
+    before = {k: np.array(v) for k, v in params.items()}
+    params = opt.apply_gradients({k: mx.ones(v.shape) for k, v in params.items()}, params)
+    assert np.allclose(before["w"][:, 0] - np.array(params["w"][:, 0]), np.array(spread(0.05, 0.2, 4)))
+    assert np.allclose(before["b"] - np.array(params["b"]), 0.5)
+    # without members, K groups: the same
+    opt = fo.SGD(0.1, groups=[(lambda path, p: path == "b", {"learning_rate": 1.0})])
+    opt.apply_gradients({k: mx.ones(v.shape) for k, v in params.items()}, params)
+    opt.learning_rate = opt.learning_rate * 0.5
+    assert np.allclose(np.array(opt.learning_rate), [0.05, 0.5])
+
+
+@pytest.mark.parametrize("kind, kwargs", [("AdaDelta", {}), ("SGD", {"weight_decay": ms.linear_schedule(0.1, 0.3, 10)})])
+def test_mixed_dtype_fallback_as_mlx(kind, kwargs):
+    """A bfloat16 parameter with float32 gradients (MLX's own operations): the
+    states start as MLX's init(gradients) makes them, and a scheduled weight
+    decay meets the parameter as MLX's Python float does (skeptical-user pass)."""
+    rng = np.random.default_rng(29)
+    p = mx.array(rng.normal(size=(3, 5)).astype(np.float32)).astype(mx.bfloat16)
+    ours, ref = getattr(fo, kind)(0.1, **kwargs), getattr(optim, kind)(0.1, **{k: 0.1 for k in kwargs})
+    pa, pb = {"w": p}, {"w": p}
+    for k in range(4):
+        if kwargs:
+            ref.weight_decay = float(np.float32(np.array(kwargs["weight_decay"](k))))
+        g = {"w": mx.array(rng.normal(size=(3, 5)).astype(np.float32))}
+        pa, pb = ours.apply_gradients(g, pa), ref.apply_gradients(g, pb)
+        mx.eval(pa, pb)
+        assert pa["w"].dtype == pb["w"].dtype
+        if ON_CPU:
+            assert mx.array_equal(pa["w"], pb["w"]).item(), k

@@ -45,13 +45,19 @@ parameter (e.g. trained with ``mx.vmap`` over that axis), member m with its
 own hyperparameters, all members, tensors and groups in the same one
 ``FusedStep``. Any float argument (in a group too) may be a batch of G
 schedules (``ms.grid``, or a factory given lists), a sequence or 1-D array of G
-numbers, or one value that every member shares; betas are a pair of such. G
-is fixed at construction; every parameter's axis 0 must be G. Each member
+numbers, or one value that every member shares (a one-element sequence too,
+as numpy broadcasts); betas are a pair of such,
+``betas=[[beta1 of each member], [beta2 of each member]]`` (not a pair per
+member). G is fixed at construction (``opt.members``: 1 when every value is
+shared, and the state then has no members axis); every parameter's axis 0
+must be G. Each member
 follows ``mlx.optimizers`` run alone with its own values (bits on the CPU),
 with its own states; ``state["learning_rate"]`` (and each scheduled
 argument's value) has shape ``(G,)``, ``(K, G)`` with K groups. Assigning a
 number, G numbers or a batch of G schedules to ``learning_rate`` (or any
-attribute) changes every member's value at the next step::
+attribute, also changed in place: ``opt.weight_decay[3] = 0.1``) changes the
+members' values at the next step; an array of the state's shape (``opt.learning_rate * 0.5``)
+sets each group's and member's rate::
 
     lr = ms.warmup_cosine_decay(0.0, peak=[1e-3, 3e-3, 1e-2, 3e-2], warmup_steps=100, decay_steps=5000)
     opt = AdamW(lr, weight_decay=[0.0, 0.01, 0.1, 0.1], member_axis=0)   # 4 models: parameters (4, ...)

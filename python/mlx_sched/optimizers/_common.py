@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import weakref
 from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple, Union, cast
 
 import mlx.core as mx
@@ -31,9 +32,10 @@ def _as_schedule(name: str, value: Any) -> Schedule:
             raise ValueError(f"{name} must be one schedule, not a batch of {len(value)} (a sweep of models "
                              "stacked along axis 0: pass member_axis=0).")
         return value
-    if isinstance(value, mx.array) and value.size == 1:
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, (mx.array, np.ndarray, np.generic)) and value.size == 1 and \
+            not isinstance(value, np.bool_) and getattr(value, "dtype", None) not in (mx.bool_, np.bool_):
+        value = value.item()  # numpy scalars and one-element arrays are numbers, as in mlx.optimizers
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(
             f"{name} must be a float or an mlx_sched schedule (e.g. mlx_sched.cosine_decay(...)), "
             f"but got {type(value).__name__}."
@@ -90,18 +92,36 @@ def _check_betas(betas: Any, optimizer: str) -> None:
             raise ValueError(f"{optimizer} beta{i + 1} should be in [0, 1), {beta} was provided instead")
 
 
+_MEMBERS: "weakref.WeakKeyDictionary[Schedule, List[Schedule]]" = weakref.WeakKeyDictionary()
+
+
+def _members_of(batch: Schedule) -> List[Schedule]:
+    """A batch's members as unbatched schedules, made once per batch (a
+    rebuild after an attribute change reuses them)."""
+    got = _MEMBERS.get(batch)
+    if got is None:
+        got = _MEMBERS[batch] = [batch[m] for m in range(len(batch))]
+    return got
+
+
 def _per_member(name: str, value: Any) -> Optional[List[Any]]:
     """A hyperparameter given per member (an optimizer with ``member_axis``):
     a batch of G schedules, or a sequence or 1-D array of G numbers or
     (unbatched) schedules, as the G values; ``None`` for one value, which
     every member shares."""
     if isinstance(value, Schedule):
-        return [value[m] for m in range(len(value))] if value.batched else None
+        return list(_members_of(value)) if value.batched else None
     if isinstance(value, (mx.array, np.ndarray)):
         if value.ndim != 1:
             return None  # a scalar, or checked (and refused) as one
-        return [float(v) for v in np.array(value, np.float64)] if value.dtype not in (mx.bool_, np.bool_) else \
-            list(np.array(value))
+        if isinstance(value, mx.array):
+            real = mx.issubdtype(value.dtype, mx.integer) or mx.issubdtype(value.dtype, mx.floating)
+            host = np.array(value.astype(mx.float32)) if real else None  # (bfloat16 has no numpy form)
+        else:
+            real, host = value.dtype.kind in "iuf", value
+        if not real:
+            raise TypeError(f"{name} must hold a real number per member, but got an array of {value.dtype}.")
+        return [float(v) for v in np.asarray(host, np.float64)]
     if isinstance(value, (list, tuple)):
         if not value:
             raise ValueError(f"{name} must hold a value per member, but got an empty {type(value).__name__}.")

@@ -4,6 +4,7 @@ programs, the state (checkpoints included), and the step: one FusedStep."""
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, cast
 
 import mlx.core as mx
@@ -19,6 +20,19 @@ from ._common import (
     _per_member, _plan, _same, tree_flatten,
 )
 from ._layout import _Layout, _Registry, _restate
+
+
+def _frozen(v: Any) -> Any:
+    """A value as a snapshot that an in-place change cannot alter: lists and
+    tuples (nested) as tuples, arrays as their values; schedules and numbers
+    as they are (schedules are immutable)."""
+    if isinstance(v, (list, tuple)):
+        return tuple(_frozen(x) for x in v)
+    if isinstance(v, mx.array):
+        v = np.array(v.astype(mx.float32)) if v.dtype != mx.float32 else np.array(v)
+    if isinstance(v, np.ndarray):
+        return ("array", str(v.dtype), v.shape, v.tobytes())
+    return v
 
 
 def _has_schedule(value: Any) -> bool:
@@ -51,8 +65,10 @@ class _Fused(_optim.Optimizer):
     def __init__(self, hyper: Dict[str, Any], groups: Optional[Sequence[Group]], member_axis: Optional[int] = None):
         super().__init__()  # type: ignore[no-untyped-call]
         self._state: Dict[str, Any] = self._state
-        if member_axis is not None and (isinstance(member_axis, bool) or not isinstance(member_axis, int)):
+        if member_axis is not None and (isinstance(member_axis, (bool, np.bool_))
+                                        or not isinstance(member_axis, numbers.Integral)):
             raise TypeError(f"member_axis must be 0 or None, but got {type(member_axis).__name__}.")
+        member_axis = None if member_axis is None else int(member_axis)
         if member_axis not in (None, 0):
             raise ValueError(f"member_axis must be 0 (models stacked along each parameter's first axis) or None, "
                              f"but got {member_axis}.")
@@ -98,12 +114,24 @@ class _Fused(_optim.Optimizer):
 
     # -- members (member_axis: a sweep of models stacked along axis 0) ---------------
     @staticmethod
-    def _per_member_args(h: Dict[str, Any]) -> List[Tuple[str, Optional[List[Any]]]]:
+    def _betas(v: Any) -> List[Any]:
+        """betas with member_axis: (beta1, beta2), each a number, a schedule
+        or one per member."""
+        if isinstance(v, (np.ndarray, mx.array)) and v.ndim == 1 and v.size == 2:
+            return [float(b) for b in np.array(v.astype(mx.float32) if isinstance(v, mx.array) else v, np.float64)]
+        if isinstance(v, (list, tuple)) and len(v) == 2:
+            return list(v)
+        got = f"{len(v)} values" if isinstance(v, (list, tuple)) else type(v).__name__
+        raise TypeError(f"betas must be two values (beta1, beta2), each a number, a schedule or one per member "
+                        f"(betas=[[beta1 of each member], [beta2 of each member]]), but got {got}.")
+
+    @classmethod
+    def _per_member_args(cls, h: Dict[str, Any]) -> List[Tuple[str, Optional[List[Any]]]]:
         """Each argument given per member, by name (betas: ``betas[0]``, ``betas[1]``)."""
         out: List[Tuple[str, Optional[List[Any]]]] = []
         for name, v in h.items():
-            if name == "betas" and isinstance(v, (list, tuple)) and len(v) == 2:
-                out.extend((f"betas[{i}]", _per_member(f"betas[{i}]", b)) for i, b in enumerate(v))
+            if name == "betas":
+                out.extend((f"betas[{i}]", _per_member(f"betas[{i}]", b)) for i, b in enumerate(cls._betas(v)))
             else:
                 out.append((name, _per_member(name, v)))
         return out
@@ -145,8 +173,9 @@ class _Fused(_optim.Optimizer):
         for h in user:
             cols: Dict[str, List[Any]] = {}
             for name, v in h.items():
-                if name == "betas" and isinstance(v, (list, tuple)) and len(v) == 2:
-                    b1, b2 = fit("betas[0]", v[0]), fit("betas[1]", v[1])
+                if name == "betas":
+                    pair = self._betas(v)
+                    b1, b2 = fit("betas[0]", pair[0]), fit("betas[1]", pair[1])
                     cols[name] = [[x, y] for x, y in zip(b1, b2)]
                 else:
                     cols[name] = fit(name, v)
@@ -202,11 +231,7 @@ class _Fused(_optim.Optimizer):
         return [base] + [{**base, **o} for o in self._overrides]
 
     def _snapshot(self) -> Tuple[Any, ...]:
-        vals: List[Any] = [self._lr]
-        for a in self._ATTRS:
-            v = getattr(self, a)
-            vals.append(tuple(v) if isinstance(v, (list, tuple)) else v)
-        return tuple(vals)
+        return tuple(_frozen(v) for v in [self._lr] + [getattr(self, a) for a in self._ATTRS])
 
     def _build(self, hypers: List[Dict[str, Any]]) -> Dict[str, Any]:
         """Each group's learning-rate and weight-decay programs (one row per
@@ -281,14 +306,14 @@ class _Fused(_optim.Optimizer):
         same objects as last time (values of lists too) need no comparison."""
         built = self._built
         raw = built.get("raw")
-        if raw is not None and self._lr is raw[0] and all(
-                getattr(self, a) is v for a, v in zip(self._ATTRS, raw[1])) and all(
-                tuple(v) == t for v, t in zip(raw[1], raw[2]) if t is not None):
+        values = [self._lr] + [getattr(self, a) for a in self._ATTRS]
+        mutable = (list, tuple, np.ndarray, mx.array)  # may change in place: compared by value
+        if raw is not None and all(v is r for v, r in zip(values, raw[0])) and all(
+                _frozen(v) == f for v, f in zip(values, raw[1]) if f is not None):
             return
         if not _same(self._snapshot(), built["snapshot"]):
             self._apply_build(self._build(self._hyper_now()))
-        values = [getattr(self, a) for a in self._ATTRS]
-        self._built["raw"] = (self._lr, values, [tuple(v) if isinstance(v, list) else None for v in values])
+        self._built["raw"] = (values, [_frozen(v) if isinstance(v, mutable) else None for v in values])
 
     def _lrs_at(self, step: int) -> mx.array:
         """The groups' learning rates at ``step`` (a float learning rate as it is)."""
@@ -372,8 +397,17 @@ class _Fused(_optim.Optimizer):
         setter), where a step reads it unless that group's learning rate is a
         schedule (which, as in MLX, overwrites it). An mlx_sched schedule
         replaces the constructor's learning rate (mlx.optimizers raises)."""
-        per = _per_member("learning_rate", value) if self._member_axis is not None else None
         shape, K = self._rate_shape(), 1 + len(self._overrides)
+        if isinstance(value, mx.array) and value.ndim > 0 and tuple(value.shape) == shape and (
+                len(shape) > 1 or self._member_axis is None):
+            # one rate per group and member (opt.learning_rate * 0.5): into the state, as it is
+            if not mx.issubdtype(value.dtype, mx.floating):
+                raise TypeError(f"learning_rate must be a floating array, but got {value.dtype}.")
+            if not bool(mx.all(mx.isfinite(value)).item()):
+                raise ValueError("learning_rate must be finite.")
+            self.state["learning_rate"] = value.astype(mx.float32)
+            return
+        per = _per_member("learning_rate", value) if self._member_axis is not None else None
         if _has_schedule(value):
             if per is None:
                 _as_schedule("learning_rate", value)
@@ -690,7 +724,7 @@ class _Fused(_optim.Optimizer):
         self.__dict__.update(d)
         layout = self._state.get("layout")
         self._state["layout"] = self._adopt(self._reg, layout if isinstance(layout, mx.array) else None)
-        self._apply_build(self._build(self._user_hyper))
+        self._apply_build(self._build(self._hyper_now()))  # the attributes as they are now
 
     # -- the step -------------------------------------------------------------------
     def apply_gradients(self, gradients: Dict[str, Any], parameters: Dict[str, Any]) -> Dict[str, Any]:
@@ -902,7 +936,7 @@ class _Fused(_optim.Optimizer):
             g, p = grads[i], params[i]
             where = reg.where.get(path)
             if where is None:
-                st = {s: mx.zeros_like(p) for s in self._STATES}  # mlx.optimizers' init_single
+                st = {s: mx.zeros_like(g) for s in self._STATES}  # mlx.optimizers' init(gradients) at its first step
             else:
                 b, off, shape = where
                 name = reg.buckets[b][0]

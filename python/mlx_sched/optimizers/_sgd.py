@@ -108,7 +108,7 @@ class SGD(_Fused):
                           lr: mx.array, wd: Any, step: mx.array) -> Tuple[mx.array, Dict[str, mx.array]]:
         # mlx.optimizers.SGD.apply_single, operation by operation
         if isinstance(wd, mx.array):
-            g = g + wd.astype(g.dtype) * p
+            g = g + wd.astype(p.dtype) * p  # a scheduled value meets p as MLX's Python float does
         elif wd != 0:
             g = g + wd * p
         momentum, dampening = h["momentum"], h["dampening"]
