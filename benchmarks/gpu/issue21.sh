@@ -6,6 +6,7 @@
 #           after 100 steps; step time on 1 and on 2 GPUs
 #   sweep   the sweep example (G = 64) against the loop of G mlx.optimizers
 #           models, on GPU 0; the sweep split over the 2 GPUs
+#   step    the optimizer step alone (benchmarks/sweep_step.py), G = 64 and 256
 #   check   member-batched steps against the CPU stream, under memcheck
 #   suite   the whole suite on GPU 0
 set -uo pipefail
@@ -45,6 +46,12 @@ for part in $parts; do
     launch --backend nccl -n 2 python3 "$SW" --device gpu --distributed --no-loop --out "$log/sweep-2gpu" \
       > "$log/sweep-2gpu.log" 2>&1
     echo "sweep 2 gpus rc=$?"; tail -8 "$log/sweep-2gpu.log"
+    ;;
+  step)
+    # the optimizer step alone: one member-batched AdamW against G mlx.optimizers.AdamW
+    for args in "--members 64" "--members 256 --width 256"; do
+      CUDA_VISIBLE_DEVICES=0 timeout 150 python3 benchmarks/sweep_step.py --device gpu $args 2>&1 | tee -a "$log/sweep-step.log"
+    done
     ;;
   check)
     CUDA_VISIBLE_DEVICES=0 timeout 120 python3 benchmarks/gpu/memcheck_sweep.py > "$log/sweep-vs-cpu.log" 2>&1
