@@ -52,7 +52,9 @@ member). G is fixed at construction (``opt.members``: 1 when every value is
 shared, and the state then has no members axis); every parameter's axis 0
 must be G. Each member
 follows ``mlx.optimizers`` run alone with its own values (bits on the CPU),
-with its own states; ``state["learning_rate"]`` (and each scheduled
+with its own states (a stacked parameter has one dtype: where MLX's type
+promotions would differ between members, all hold the promoted one);
+``state["learning_rate"]`` (and each scheduled
 argument's value) has shape ``(G,)``, ``(K, G)`` with K groups. Assigning a
 number, G numbers or a batch of G schedules to ``learning_rate`` (or any
 attribute, also changed in place: ``opt.weight_decay[3] = 0.1``) changes the

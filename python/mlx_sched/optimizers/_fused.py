@@ -32,6 +32,8 @@ def _frozen(v: Any) -> Any:
         v = np.array(v.astype(mx.float32)) if v.dtype != mx.float32 else np.array(v)
     if isinstance(v, np.ndarray):
         return ("array", str(v.dtype), v.shape, v.tobytes())
+    if isinstance(v, np.generic):  # np.float32(0.99) == 0.99 in float32: by type and value
+        return ("scalar", str(v.dtype), v.item())
     return v
 
 
