@@ -25,6 +25,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from mlx.utils import tree_flatten, tree_unflatten
 
 import mlx_sched as ms
+from helpers import CloseToMLX, bits_equal as _bits_equal
 from mlx_sched import optimizers as fo
 
 SHAPES = [(2, 3), (5,), (3, 2, 2), (70,)]
@@ -32,7 +33,6 @@ DTYPES = [mx.float32, mx.bfloat16]
 LRS = [0.0, 0.01, 0.05, 0.1]
 SCHEDULES = [lambda: ms.cosine_decay(0.1, 20), lambda: ms.step_decay(0.05, 0.5, 3),
              lambda: ms.linear_schedule(0.0, 0.1, 5)]
-TOL = {mx.float32: 1e-5, mx.bfloat16: 2**-7}
 ATTRS = {
     "SGD": {"momentum": [0.0, 0.5, 0.9], "dampening": [0.0, 0.1], "nesterov": [False, True],
             "weight_decay": [0.0, 0.01]},
@@ -52,11 +52,9 @@ GROUPS = {
 }
 
 
-def _bits_equal(a, b):
-    return a.dtype == b.dtype and a.shape == b.shape and bool(mx.array_equal(a, b, equal_nan=True).item())
 
 
-class OptimizerMachine(RuleBasedStateMachine):
+class OptimizerMachine(CloseToMLX, RuleBasedStateMachine):
     @initialize(kind=st.sampled_from(sorted(ATTRS)), data=st.data())
     def setup(self, kind, data):
         self.kind = kind
@@ -120,30 +118,6 @@ class OptimizerMachine(RuleBasedStateMachine):
                 path, _, name = k.rpartition(".")
                 out.setdefault(path, {})[name] = v
         return out
-
-    def _tol(self):
-        # Bit for bit on the CPU; on a GPU, MLX's compiled (fused, JIT) kernels
-        # round an op or two differently from its eager ones, and its eager GPU
-        # ops from ours (seen on the H100: Adam's m and SGD's parameters one
-        # ulp apart), so the float32 tolerance of tests/test_fused_optimizers.py
-        # applies there.
-        if mx.default_device() != mx.cpu:
-            return True
-        if self.kind == "SGD":
-            return None
-        bias = self.hyper.get("bias_correction") or any(o.get("bias_correction") for _, o in self.groups)
-        return bias or self.tolerant
-
-    tolerant = False
-
-    def _close(self, a, b, what):
-        if _bits_equal(a, b):
-            return
-        assert a.dtype == b.dtype and a.shape == b.shape, (what, a.dtype, b.dtype, a.shape, b.shape)
-        assert self._tol(), (what, a, b)
-        x, y = np.array(a.astype(mx.float32), np.float64), np.array(b.astype(mx.float32), np.float64)
-        scale = max(1.0, float(np.abs(y).max()) if y.size else 1.0)
-        assert np.abs(x - y).max() <= 4 * TOL[a.dtype] * scale, (what, np.abs(x - y).max())
 
     # -- events -------------------------------------------------------------------
     @rule(compiled=st.booleans())

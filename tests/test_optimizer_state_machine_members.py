@@ -38,6 +38,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from mlx.utils import tree_flatten, tree_unflatten
 
 import mlx_sched as ms
+from helpers import CloseToMLX, bits_equal as _bits_equal
 from mlx_sched import optimizers as fo
 
 MEMBERS = [1, 2, 3, 5]
@@ -56,7 +57,6 @@ def _peaks(G, shift=0):
 # batches of G schedules (a factory given lists)
 BATCHES = [lambda G: ms.cosine_decay(_peaks(G), 20), lambda G: ms.step_decay(_peaks(G, 2), 0.5, 3),
            lambda G: ms.linear_schedule(0.0, _peaks(G, 1), 5)]
-TOL = {mx.float32: 1e-5, mx.bfloat16: 2**-7}
 ATTRS = {
     "SGD": {"momentum": [0.0, 0.5, 0.9], "dampening": [0.0, 0.1], "nesterov": [False, True],
             "weight_decay": [0.0, 0.01]},
@@ -91,8 +91,6 @@ GROUPS = {
 }
 
 
-def _bits_equal(a, b):
-    return a.dtype == b.dtype and a.shape == b.shape and bool(mx.array_equal(a, b, equal_nan=True).item())
 
 
 def _per_member(v):
@@ -163,7 +161,7 @@ def _zero(v):
     return all(x == 0 for x in (v if isinstance(v, list) else np.array(v, np.float64).reshape(-1).tolist()))
 
 
-class MembersMachine(RuleBasedStateMachine):
+class MembersMachine(CloseToMLX, RuleBasedStateMachine):
     @initialize(kind=st.sampled_from(sorted(ATTRS)), G=st.sampled_from(MEMBERS), data=st.data())
     def setup(self, kind, G, data):
         self.kind, self.G = kind, G
@@ -272,28 +270,6 @@ class MembersMachine(RuleBasedStateMachine):
     def _rate_shape(self):
         K = 1 + len(self.groups)
         return ((K,) if K > 1 else ()) + ((self.G,) if self.members > 1 else ())
-
-    def _tol(self):
-        # as test_optimizer_state_machine: bits on the CPU, but a float32
-        # step with bias correction (b^t) is within tolerance; on a GPU the
-        # float32 tolerance of tests/test_fused_optimizers.py applies
-        if mx.default_device() != mx.cpu:
-            return True
-        if self.kind == "SGD":
-            return None
-        bias = self.hyper.get("bias_correction") or any(o.get("bias_correction") for _, o in self.groups)
-        return bias or self.tolerant
-
-    tolerant = False
-
-    def _close(self, a, b, what):
-        if _bits_equal(a, b):
-            return
-        assert a.dtype == b.dtype and a.shape == b.shape, (what, a.dtype, b.dtype, a.shape, b.shape)
-        assert self._tol(), (what, a, b)
-        x, y = np.array(a.astype(mx.float32), np.float64), np.array(b.astype(mx.float32), np.float64)
-        scale = max(1.0, float(np.abs(y).max()) if y.size else 1.0)
-        assert np.abs(x - y).max() <= 4 * TOL[a.dtype] * scale, (what, np.abs(x - y).max())
 
     def _members_close(self, stacked, refs, what):
         """Each member's slice of `stacked` against its reference. A sweep's
