@@ -82,14 +82,24 @@ class Schedule:
     ``from_dict`` round-trip it.
     """
 
-    def __init__(self, members: Sequence[Sequence[Segment]], batched: bool, desc: str, spec: Dict[str, Any]):
+    def __init__(self, members: Sequence[Sequence[Segment]], batched: bool,
+                 desc: Union[str, Tuple["Schedule", str]], spec: Dict[str, Any]):
         self._members = tuple(m if isinstance(m, Product) else tuple(m) for m in members)
         self._batched = batched
-        self._desc = desc
+        # the factory call (repr), or (batch, "[m]") for a member or slice of a
+        # batch: made when asked for, so that G members of a batch do not
+        # each hold a copy of the batch's description (G^2 memory)
+        self._desc_parts = desc
+        self._name: str = desc[0]._name if isinstance(desc, tuple) else desc.split("(")[0]
         self._spec = spec
         self._configs: Optional[List[Dict[str, Any]]] = None
-        self._program_np = encode(self._members, desc.split("(")[0])
+        self._program_np = encode(self._members, self._name)
         self._program = mx.array(self._program_np)
+
+    @property
+    def _desc(self) -> str:
+        d = self._desc_parts
+        return d if isinstance(d, str) else d[0]._desc + d[1]
 
     # -- structure ------------------------------------------------------------
     @property
@@ -143,14 +153,14 @@ class Schedule:
             if not members:
                 raise IndexError("a batch needs at least one schedule; this slice is empty.")
             spec = {"kind": "slice", "of": self._spec, "start": index.start, "stop": index.stop, "step": index.step}
-            return Schedule(members, True, f"{self._desc}[{index.start}:{index.stop}:{index.step}]", spec)
+            return Schedule(members, True, (self, f"[{index.start}:{index.stop}:{index.step}]"), spec)
         if not isinstance(index, numbers.Integral) or isinstance(index, bool):
             raise TypeError(f"batch indices must be integers or slices, not {type(index).__name__}.")
         G = len(self._members)
         if not -G <= index < G:
             raise IndexError(f"index {index} is out of range for a batch of {G} schedules.")
         spec = {"kind": "index", "of": self._spec, "index": int(index)}
-        return Schedule([self._members[index]], False, f"{self._desc}[{int(index)}]", spec)
+        return Schedule([self._members[index]], False, (self, f"[{int(index)}]"), spec)
 
     def __iter__(self) -> Iterator["Schedule"]:
         return (self[i] for i in range(len(self)))
