@@ -128,14 +128,15 @@ class _Fused(_optim.Optimizer):
                         f"(betas=[[beta1 of each member], [beta2 of each member]]), but got {got}.")
 
     @classmethod
-    def _per_member_args(cls, h: Dict[str, Any]) -> List[Tuple[str, Optional[List[Any]]]]:
-        """Each argument given per member, by name (betas: ``betas[0]``, ``betas[1]``)."""
-        out: List[Tuple[str, Optional[List[Any]]]] = []
+    def _per_member_args(cls, h: Dict[str, Any]) -> List[Tuple[str, Any, Optional[List[Any]]]]:
+        """Each argument by name (betas: ``betas[0]``, ``betas[1]``), its
+        value, and its values per member (``None``: one for all)."""
+        out: List[Tuple[str, Any, Optional[List[Any]]]] = []
         for name, v in h.items():
             if name == "betas":
-                out.extend((f"betas[{i}]", _per_member(f"betas[{i}]", b)) for i, b in enumerate(cls._betas(v)))
+                out.extend((f"betas[{i}]", b, _per_member(f"betas[{i}]", b)) for i, b in enumerate(cls._betas(v)))
             else:
-                out.append((name, _per_member(name, v)))
+                out.append((name, v, _per_member(name, v)))
         return out
 
     def _count_members(self, user: List[Dict[str, Any]]) -> int:
@@ -143,7 +144,7 @@ class _Fused(_optim.Optimizer):
         schedules, a sequence of G values; one value broadcasts); 1 when none is."""
         G, first = 1, ""
         for k, h in enumerate(user):
-            for name, vals in self._per_member_args(h if k == 0 else self._overrides[k - 1]):
+            for name, _, vals in self._per_member_args(h if k == 0 else self._overrides[k - 1]):
                 if vals is None or len(vals) == 1:
                     continue
                 where = name if k == 0 else f"groups[{k - 1}]'s {name}"
@@ -159,28 +160,16 @@ class _Fused(_optim.Optimizer):
         if self._member_axis is None:
             return [dict(h) for h in user]
         G = self._members
-
-        def fit(name: str, v: Any) -> List[Any]:
-            vals = _per_member(name, v)
-            if vals is None:
-                return [v] * G
-            if len(vals) == 1:
-                return vals * G
-            if len(vals) != G:
-                raise ValueError(f"{name} has {len(vals)} values, one per member, but this optimizer has {G} members "
-                                 "(fixed at construction by the arguments given per member).")
-            return vals
-
         out: List[Dict[str, Any]] = []
         for h in user:
             cols: Dict[str, List[Any]] = {}
-            for name, v in h.items():
-                if name == "betas":
-                    pair = self._betas(v)
-                    b1, b2 = fit("betas[0]", pair[0]), fit("betas[1]", pair[1])
-                    cols[name] = [[x, y] for x, y in zip(b1, b2)]
-                else:
-                    cols[name] = fit(name, v)
+            for name, v, vals in self._per_member_args(h):
+                if vals is not None and len(vals) not in (1, G):
+                    raise ValueError(f"{name} has {len(vals)} values, one per member, but this optimizer has {G} "
+                                     "members (fixed at construction by the arguments given per member).")
+                cols[name] = [v] * G if vals is None else vals * G if len(vals) == 1 else vals
+            if "betas" in h:
+                cols["betas"] = [[b1, b2] for b1, b2 in zip(cols.pop("betas[0]"), cols.pop("betas[1]"))]
             out.extend({name: cols[name][m] for name in h} for m in range(G))
         return out
 
@@ -241,7 +230,7 @@ class _Fused(_optim.Optimizer):
         learning rate is not a program: the step reads it from
         ``state["learning_rate"]`` (a row made on the fly), as mlx.optimizers
         reads its state. Nothing is assigned here (see _apply_build)."""
-        user, hypers = hypers, self._expand(hypers)
+        hypers = self._expand(hypers)
         rows: Dict[bytes, int] = {}
         members: List[Any] = []
         groups, schedules, dynamic = [], [], []
@@ -275,7 +264,7 @@ class _Fused(_optim.Optimizer):
             groups[g].lr_prog = len(members) + k
         built: Dict[str, Any] = {
             "groups": groups, "schedules": schedules, "dynamic": dynamic,
-            "programs": mx.array(programs), "hypers": hypers, "user": user, "snapshot": self._snapshot(),
+            "programs": mx.array(programs), "hypers": hypers, "snapshot": self._snapshot(),
         }
         if dynamic:  # constant programs whose value word the step fills in
             template = encode([[constant_segment(0.0)]] * len(dynamic))
@@ -289,7 +278,6 @@ class _Fused(_optim.Optimizer):
     def _apply_build(self, built: Dict[str, Any]) -> None:
         self._built = built
         self._hyper = built["hypers"]  # per group of the kernel: a member of a user's group
-        self._user_hyper = built["user"]
         self._groups = built["groups"]
         self._schedules = built["schedules"]
         self._programs = built["programs"]
